@@ -1,0 +1,76 @@
+"""Turn one character crop into the CNN's input.
+
+Training and inference must frame characters identically, so every source (MNIST digits, real plate
+crops, font sheets, synthetic glyphs, and the segmenter's output on a live frame) goes through
+`normalize_char`: ink bright on black, contrast stretched, the ink's bounding box fitted into a
+20x20 box (aspect kept) and centred in a 28x28 square, as MNIST frames its digits.
+"""
+from __future__ import annotations
+
+from typing import Iterable
+
+import cv2
+import numpy as np
+
+INPUT_SIZE = 28
+INK_BOX = 20
+INK_THRESHOLD = 0.5
+
+
+def to_gray_float(image: np.ndarray) -> np.ndarray:
+    """Grayscale float32 in [0, 1] from uint8/uint16/float, 1 or 3/4 channel (BGR) input."""
+    img = np.asarray(image)
+    if img.ndim == 3:
+        if img.shape[2] == 4:
+            img = img[:, :, :3]
+        if img.shape[2] == 3:
+            img = cv2.cvtColor(img, cv2.COLOR_BGR2GRAY)
+        else:
+            img = img[:, :, 0]
+    if img.dtype == np.uint8:
+        return img.astype(np.float32) / 255.0
+    if img.dtype == np.uint16:
+        return img.astype(np.float32) / 65535.0
+    img = img.astype(np.float32)
+    if img.size and img.max() > 1.0:
+        img = img / 255.0
+    return np.clip(img, 0.0, 1.0)
+
+
+def normalize_char(crop: np.ndarray, ink_dark: bool = True, size: int = INPUT_SIZE) -> np.ndarray:
+    """Return a (size, size) float32 image with the character's ink bright on a black background.
+
+    `ink_dark` says the character is darker than its background (most plates); pass False for
+    light-on-dark characters (MNIST, some plates). An empty or flat crop gives an all-black image.
+    """
+    gray = to_gray_float(crop)
+    out = np.zeros((size, size), np.float32)
+    if gray.size == 0 or min(gray.shape) < 2:
+        return out
+    if ink_dark:
+        gray = 1.0 - gray
+    lo, hi = np.percentile(gray, [2, 98])
+    if hi - lo < 1e-3:
+        return out
+    g = np.clip((gray - lo) / (hi - lo), 0.0, 1.0)
+    ys, xs = np.nonzero(g > INK_THRESHOLD)
+    if ys.size == 0:
+        return out
+    g = g[ys.min() : ys.max() + 1, xs.min() : xs.max() + 1]
+    box = round(INK_BOX * size / INPUT_SIZE)
+    h, w = g.shape
+    scale = box / max(h, w)
+    nh, nw = max(1, round(h * scale)), max(1, round(w * scale))
+    interp = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
+    small = cv2.resize(g, (nw, nh), interpolation=interp)
+    y0, x0 = (size - nh) // 2, (size - nw) // 2
+    out[y0 : y0 + nh, x0 : x0 + nw] = small
+    return out
+
+
+def normalize_chars(crops: Iterable[np.ndarray], ink_dark: bool = True, size: int = INPUT_SIZE) -> np.ndarray:
+    """Stack `normalize_char` over many crops: (N, size, size) float32."""
+    arrays = [normalize_char(c, ink_dark, size) for c in crops]
+    if not arrays:
+        return np.zeros((0, size, size), np.float32)
+    return np.stack(arrays)
