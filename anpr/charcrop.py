@@ -64,7 +64,7 @@ def normalize_char(crop: np.ndarray, ink_dark: bool = True, size: int = INPUT_SI
     interp = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
     small = cv2.resize(g, (nw, nh), interpolation=interp)
     y0, x0 = (size - nh) // 2, (size - nw) // 2
-    out[y0 : y0 + nh, x0 : x0 + nw] = small
+    out[y0 : y0 + nh, x0 : x0 + nw] = np.clip(small, 0.0, 1.0)
     return out
 
 
