@@ -39,10 +39,10 @@ test: setup
 	$(PY) -m pytest -q
 
 demo: setup
-	$(PY) -m anpr.demo
+	$(VENV)/bin/anpr-device demo
 
 bench: setup
-	$(PY) -m benchmarks.run
+	$(PY) -m benchmarks.run $(BENCH)
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info bench-results
