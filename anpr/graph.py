@@ -1,0 +1,177 @@
+"""The character CNN as a PyTensor graph: inference and training functions, compiled per mode.
+
+PyTensor 3 has no conv2d op, so a convolution is im2col written with graph primitives — the kh*kw
+shifted slices of the input stacked on a new axis, reshaped to patch rows, one `dot` with the kernel
+matrix — and max-pool is a reshape + max. `pytensor.grad` differentiates both. Every reshape uses
+constant shapes (batch as -1) so the same graph compiles for the JAX backend, which needs static
+shapes; JAX callers pass a fixed batch size and pad (see `pad_batch`).
+
+Modes: "CVM" (C backend, default: ~40 s cold compile, seconds from cache), "NUMBA" (minutes to
+compile the training graph), "JAX" (needs `jax`; also the CUDA path on a GPU host).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+
+from anpr.compile_cache import ensure_configured
+from anpr.network import Architecture
+
+ensure_configured()
+
+import pytensor  # noqa: E402  (configured above, before import)
+import pytensor.tensor as pt  # noqa: E402
+from pytensor.tensor.special import log_softmax, softmax  # noqa: E402
+
+MODES = ("CVM", "NUMBA", "JAX")
+DEFAULT_MODE = "CVM"
+ADAM_BETA1 = 0.9
+ADAM_BETA2 = 0.999
+ADAM_EPS = 1e-8
+WEIGHT_DECAY = 1e-4
+
+
+def check_mode(mode: str) -> str:
+    m = mode.upper()
+    if m not in MODES:
+        raise ValueError(f"mode={mode!r}: choose one of {', '.join(MODES)}")
+    if m == "JAX":
+        try:
+            import jax  # noqa: F401
+        except ImportError as exc:
+            raise ValueError("mode='JAX' needs the jax package: pip install 'anpr-appliance[jax]'") from exc
+    return m
+
+
+def conv2d_valid(x: pt.TensorVariable, w: pt.TensorVariable, b: pt.TensorVariable,
+                 in_size: int, channels: int, filters: int, k: int) -> pt.TensorVariable:
+    """'Valid' cross-correlation of x (N,S,S,C) with w (F,C,k,k) as im2col: stacked slices + one dot."""
+    out = in_size - k + 1
+    slices = [x[:, i : i + out, j : j + out, :] for i in range(k) for j in range(k)]
+    cols = pt.stack(slices, axis=-1)  # (N, out, out, C, k*k): same order as w.reshape(F, C*k*k)
+    cols = cols.reshape((-1, channels * k * k))
+    y = pt.dot(cols, w.reshape((filters, channels * k * k)).T) + b
+    return y.reshape((-1, out, out, filters))
+
+
+def max_pool(x: pt.TensorVariable, size: int, channels: int, p: int) -> pt.TensorVariable:
+    """Non-overlapping p x p max-pool of (N,size,size,C) by reshape + max."""
+    return x.reshape((-1, size // p, p, size // p, p, channels)).max(axis=(2, 4))
+
+
+def logits_graph(params: dict[str, pt.TensorVariable], x: pt.TensorVariable, arch: Architecture) -> pt.TensorVariable:
+    """Symbolic logits (N, n_classes) for x (N, S, S)."""
+    k, p = arch.kernel, arch.pool
+    s0 = arch.input_size
+    s1 = s0 - k + 1
+    h = x.reshape((-1, s0, s0, 1))
+    h = pt.maximum(conv2d_valid(h, params["conv1_w"], params["conv1_b"], s0, 1, arch.conv1, k), 0)
+    h = max_pool(h, s1, arch.conv1, p)
+    s2 = s1 // p - k + 1
+    h = pt.maximum(conv2d_valid(h, params["conv2_w"], params["conv2_b"], s1 // p, arch.conv1, arch.conv2, k), 0)
+    h = max_pool(h, s2, arch.conv2, p)
+    h = h.reshape((-1, arch.flat_size))
+    h = pt.maximum(pt.dot(h, params["dense1_w"]) + params["dense1_b"], 0)
+    return pt.dot(h, params["dense2_w"]) + params["dense2_b"]
+
+
+def _input(arch: Architecture, batch_size: int | None) -> pt.TensorVariable:
+    return pt.tensor("x", dtype="float32", shape=(batch_size, arch.input_size, arch.input_size))
+
+
+def pad_batch(x: np.ndarray, batch_size: int) -> tuple[np.ndarray, int]:
+    """Pad x along axis 0 with zeros up to `batch_size` rows (fixed shapes for JAX); returns (x, n_real)."""
+    n = len(x)
+    if n == batch_size:
+        return x, n
+    if n > batch_size:
+        raise ValueError(f"batch of {n} rows exceeds the fixed batch size {batch_size}")
+    pad = np.zeros((batch_size - n,) + x.shape[1:], x.dtype)
+    return np.concatenate([x, pad]), n
+
+
+def compile_inference(params: dict[str, np.ndarray], arch: Architecture, mode: str = DEFAULT_MODE,
+                      batch_size: int | None = None) -> Callable[[np.ndarray], np.ndarray]:
+    """Compiled probabilities function x (N,S,S) float32 -> (N, C). JAX gets a fixed batch size
+    (default 32) and pads/splits inputs itself."""
+    mode = check_mode(mode)
+    if mode == "JAX" and batch_size is None:
+        batch_size = 32
+    x = _input(arch, batch_size)
+    consts = {k: pt.constant(np.asarray(v, np.float32), name=k) for k, v in params.items()}
+    fn = pytensor.function([x], softmax(logits_graph(consts, x, arch), axis=-1), mode=mode)
+    if batch_size is None:
+        return lambda xs: fn(np.ascontiguousarray(xs, np.float32))
+
+    def run_fixed(xs: np.ndarray) -> np.ndarray:
+        xs = np.ascontiguousarray(xs, np.float32)
+        out = []
+        for i in range(0, len(xs), batch_size):
+            chunk, n = pad_batch(xs[i : i + batch_size], batch_size)
+            out.append(np.asarray(fn(chunk))[:n])
+        return np.concatenate(out) if out else np.zeros((0, arch.n_classes), np.float32)
+
+    return run_fixed
+
+
+@dataclass
+class TrainFunctions:
+    """Compiled training step and evaluation over shared parameters (Adam state kept in the graph)."""
+
+    step: Callable[[np.ndarray, np.ndarray, np.ndarray], tuple[float, float]]
+    evaluate: Callable[[np.ndarray, np.ndarray, np.ndarray], tuple[float, float]]
+    shared: dict[str, "pytensor.compile.SharedVariable"]
+    learning_rate: "pytensor.compile.SharedVariable"
+    batch_size: int | None
+
+    def params(self) -> dict[str, np.ndarray]:
+        return {k: np.asarray(v.get_value(), np.float32).copy() for k, v in self.shared.items()}
+
+
+def compile_training(params: dict[str, np.ndarray], arch: Architecture, mode: str = DEFAULT_MODE,
+                     learning_rate: float = 1e-3, batch_size: int | None = None,
+                     weight_decay: float = WEIGHT_DECAY) -> TrainFunctions:
+    """Adam on masked mean cross-entropy (+ L2 on kernels). `step(x, y, mask)` -> (loss, accuracy)
+    and updates the parameters; `evaluate(x, y, mask)` the same without updating. The mask (1 real,
+    0 padding) lets JAX train on a padded fixed-size last batch."""
+    mode = check_mode(mode)
+    if mode == "JAX" and batch_size is None:
+        raise ValueError("mode='JAX' needs a fixed batch_size")
+    shared = {k: pytensor.shared(np.asarray(v, np.float32).copy(), name=k) for k, v in params.items()}
+    x = _input(arch, batch_size)
+    y = pt.tensor("y", dtype="int32", shape=(batch_size,))
+    mask = pt.tensor("mask", dtype="float32", shape=(batch_size,))
+    z = logits_graph(shared, x, arch)
+    onehot = pt.eq(y[:, None], pt.arange(arch.n_classes, dtype="int32")[None, :]).astype("float32")
+    nll = -(log_softmax(z, axis=-1) * onehot).sum(axis=1)
+    count = pt.maximum(mask.sum(), 1.0)
+    loss = (nll * mask).sum() / count
+    acc = (pt.eq(pt.argmax(z, axis=1), y).astype("float32") * mask).sum() / count
+    decay = sum((v ** 2).sum() for k, v in shared.items() if k.endswith("_w"))
+    objective = loss + np.float32(weight_decay / 2) * decay
+
+    lr = pytensor.shared(np.float32(learning_rate), name="learning_rate")
+    t = pytensor.shared(np.float32(0.0), name="adam_t")
+    t_new = t + 1
+    grads = pytensor.grad(objective, list(shared.values()))
+    updates = [(t, t_new)]
+    b1, b2, eps = np.float32(ADAM_BETA1), np.float32(ADAM_BETA2), np.float32(ADAM_EPS)
+    step_size = lr * pt.sqrt(1 - b2 ** t_new) / (1 - b1 ** t_new)
+    for (name, p), g in zip(shared.items(), grads):
+        m = pytensor.shared(np.zeros_like(p.get_value()), name=f"{name}_m")
+        v = pytensor.shared(np.zeros_like(p.get_value()), name=f"{name}_v")
+        m_new = b1 * m + (1 - b1) * g
+        v_new = b2 * v + (1 - b2) * g * g
+        updates += [(m, m_new), (v, v_new), (p, (p - step_size * m_new / (pt.sqrt(v_new) + eps)).astype("float32"))]
+    step_fn = pytensor.function([x, y, mask], [loss, acc], updates=updates, mode=mode)
+    eval_fn = pytensor.function([x, y, mask], [loss, acc], mode=mode)
+
+    def wrap(fn: Callable) -> Callable[[np.ndarray, np.ndarray, np.ndarray], tuple[float, float]]:
+        def call(xb: np.ndarray, yb: np.ndarray, mb: np.ndarray) -> tuple[float, float]:
+            loss_v, acc_v = fn(np.ascontiguousarray(xb, np.float32), np.asarray(yb, np.int32), np.asarray(mb, np.float32))
+            return float(loss_v), float(acc_v)
+        return call
+
+    return TrainFunctions(wrap(step_fn), wrap(eval_fn), shared, lr, batch_size)
