@@ -23,6 +23,10 @@ setup(
         # Training-only extras: learning-curve plots and font rendering for synthetic characters.
         "train": ["matplotlib>=3.7", "pillow>=10"],
         "test": ["pytest>=7", "pillow>=10", "matplotlib>=3.7"],
+        # PyTensor's JAX backend (--mode JAX; the CUDA path on a GPU workstation or Jetson).
+        "jax": ["jax>=0.4"],
+        # Benchmark-only: the same CNN in PyTorch as the training-speed reference.
+        "bench": ["torch==2.13.0"],
     },
     entry_points={
         "console_scripts": [
