@@ -1,0 +1,245 @@
+"""What deploy does inside a device's model directory, as short POSIX sh scripts run over SSH.
+
+The layout is the daemon's contract: `<model_dir>/current.pkl` (+ `current.pkl.sha256`) is what the
+daemon loads, `previous.pkl` (+ sidecar) is the model before it. Every change is a rename of a fully
+written file within that directory, so `current.pkl` is at every instant either the old or the new
+complete file; an upload that dies half way leaves only a `.incoming-*` file, which a later deploy
+sweeps away. The sidecar is removed before `current.pkl` is replaced and written after, so the daemon
+never sees a checksum that belongs to the other file.
+"""
+from __future__ import annotations
+
+import json
+import secrets
+import shlex
+from dataclasses import dataclass
+from typing import BinaryIO, Callable
+
+from training_host.ssh import Session, remote_command, shell_script
+
+# Named defaults, all in one place.
+DEFAULT_MODEL_DIR = "/var/lib/anpr/models"
+DEFAULT_DEVICE_COMMAND = "anpr-device"
+DEFAULT_RELOAD_COMMAND = "systemctl reload anpr-device"
+STALE_UPLOAD_MINUTES = 60  # `.incoming-*` files older than this are leftovers of killed deploys
+CHECK_MODEL_TIMEOUT_S = 300.0  # a first forward pass on a slow device may compile
+
+
+class DeviceError(RuntimeError):
+    """A step failed on the device; `kind` is "refused" (nothing changed) or "failed"."""
+
+    def __init__(self, kind: str, message: str):
+        super().__init__(message)
+        self.kind = kind
+
+
+@dataclass(frozen=True)
+class DeviceSettings:
+    """Where the model lives on a device and how to talk to its service (per host, from the inventory)."""
+
+    model_dir: str = DEFAULT_MODEL_DIR
+    device_command: str = DEFAULT_DEVICE_COMMAND  # shell words, e.g. "/opt/anpr/bin/anpr-device"
+    device_config: str | None = None  # passed as `--config` to `anpr-device status`
+    reload_command: str = DEFAULT_RELOAD_COMMAND  # shell command line run on the device
+    sudo: bool = False  # run every device-side command through `sudo -n`
+
+    def __post_init__(self) -> None:
+        if not self.model_dir.startswith("/"):
+            raise ValueError(f"model dir {self.model_dir!r} must be an absolute path on the device")
+        if not shlex.split(self.device_command):
+            raise ValueError("device command is empty: give the path of anpr-device on the device")
+        if not self.reload_command.strip():
+            raise ValueError("reload command is empty: give e.g. 'systemctl reload anpr-device'")
+
+    def device_argv(self, *args: str) -> list[str]:
+        return shlex.split(self.device_command) + list(args)
+
+    def status_argv(self) -> list[str]:
+        argv = self.device_argv("status", "--json")
+        return argv + (["--config", self.device_config] if self.device_config else [])
+
+
+def sidecar_text(sha256: str, filename: str) -> str:
+    """The `.sha256` sidecar as `sha256sum` writes it (what anpr.weights.save_weights writes too)."""
+    return f"{sha256}  {filename}\n"
+
+
+_PREPARE = r"""
+d=$1; stale=$2
+[ -d "$d" ] || { echo "model directory $d does not exist on the device: install anpr-device or set the model dir" >&2; exit 3; }
+[ -w "$d" ] || { echo "model directory $d is not writable by $(id -un): use --sudo or fix its owner" >&2; exit 3; }
+command -v sha256sum >/dev/null || { echo "sha256sum is missing on the device (coreutils or busybox)" >&2; exit 3; }
+find "$d" -maxdepth 1 -name '.incoming-*' -mmin +"$stale" -exec rm -f {} + 2>/dev/null
+if [ -e "$d/current.pkl" ]; then echo "current=$(sha256sum < "$d/current.pkl" | cut -d' ' -f1)"; fi
+if [ -e "$d/previous.pkl" ]; then echo "previous=$(sha256sum < "$d/previous.pkl" | cut -d' ' -f1)"; fi
+echo ready=1
+"""
+
+# stdin -> temp file; prints what arrived, so the caller compares it with what was sent.
+_UPLOAD = r"""
+umask 022
+cat > "$1" || exit 4
+sha256sum < "$1" | cut -d' ' -f1
+"""
+
+_WRITE_SIDECAR = r"""
+umask 022
+printf '%s' "$2" > "$1.sha256"
+"""
+
+_DISCARD = r"""
+rm -f "$1" "$1.sha256"
+"""
+
+# Temp file -> current.pkl, keeping the old current as previous (a hard link, so no copy and no window).
+_PROMOTE = r"""
+set -e
+cd "$1"; tmp=$2
+link() { ln -f "$1" "$2" 2>/dev/null || cp -p "$1" "$2"; }
+if [ -e current.pkl ]; then
+  link current.pkl .previous.pkl.new && mv -f .previous.pkl.new previous.pkl
+  if [ -e current.pkl.sha256 ]; then cp -p current.pkl.sha256 .previous.sha.new && mv -f .previous.sha.new previous.pkl.sha256
+  else rm -f previous.pkl.sha256; fi
+  echo had_current=1
+else
+  echo had_current=0
+fi
+rm -f current.pkl.sha256
+sync "$tmp" 2>/dev/null || true
+mv -f "$tmp" current.pkl
+mv -f "$tmp.sha256" current.pkl.sha256
+sync . 2>/dev/null || true
+"""
+
+# After a failed deploy: previous -> current again (or no current at all if there was none before).
+_RESTORE = r"""
+set -e
+cd "$1"
+link() { ln -f "$1" "$2" 2>/dev/null || cp -p "$1" "$2"; }
+rm -f current.pkl.sha256
+if [ "$2" = 1 ]; then
+  link previous.pkl .restore.pkl.new && mv -f .restore.pkl.new current.pkl
+  if [ -e previous.pkl.sha256 ]; then cp -p previous.pkl.sha256 .restore.sha.new && mv -f .restore.sha.new current.pkl.sha256; fi
+else
+  rm -f current.pkl
+fi
+sync . 2>/dev/null || true
+"""
+
+# Manual rollback: exchange current and previous (its own inverse, so a failed rollback swaps back).
+_SWAP = r"""
+set -e
+cd "$1"
+link() { ln -f "$1" "$2" 2>/dev/null || cp -p "$1" "$2"; }
+[ -e previous.pkl ] || { echo "no previous.pkl in $1: nothing to roll back to" >&2; exit 3; }
+[ -e current.pkl ] || { echo "no current.pkl in $1 (the device runs its packaged model): deploy a file instead" >&2; exit 3; }
+link current.pkl .swap.pkl
+if [ -e current.pkl.sha256 ]; then cp -p current.pkl.sha256 .swap.sha; else rm -f .swap.sha; fi
+rm -f current.pkl.sha256
+link previous.pkl .swap.new.pkl && mv -f .swap.new.pkl current.pkl
+if [ -e previous.pkl.sha256 ]; then cp -p previous.pkl.sha256 .swap.new.sha && mv -f .swap.new.sha current.pkl.sha256; fi
+mv -f .swap.pkl previous.pkl
+if [ -e .swap.sha ]; then mv -f .swap.sha previous.pkl.sha256; else rm -f previous.pkl.sha256; fi
+sync . 2>/dev/null || true
+"""
+
+
+def _key_values(text: str) -> dict[str, str]:
+    return dict(line.split("=", 1) for line in text.splitlines() if "=" in line)
+
+
+def _why(result_stderr: str, fallback: str) -> str:
+    lines = [ln.strip() for ln in result_stderr.strip().splitlines() if ln.strip()]
+    if any("a password is required" in ln or "a terminal is required" in ln for ln in lines):
+        return "sudo needs a password on the device: allow the deploy user passwordless sudo (NOPASSWD)"
+    return lines[-1] if lines else fallback
+
+
+class ModelDir:
+    """The model directory of one device, reached through an open SSH session."""
+
+    def __init__(self, session: Session, settings: DeviceSettings):
+        self.session = session
+        self.settings = settings
+
+    def _script(self, script: str, *args: str, timeout: float | None = None):
+        command = shell_script(script, *args, sudo=self.settings.sudo)
+        return self.session.run(command) if timeout is None else self.session.run(command, timeout=timeout)
+
+    def prepare(self) -> dict[str, str]:
+        """Check the directory is usable, sweep stale uploads; returns the checksums of current/previous."""
+        result = self._script(_PREPARE, self.settings.model_dir, str(STALE_UPLOAD_MINUTES))
+        if result.returncode != 0 or "ready=1" not in result.stdout:
+            raise DeviceError("refused", _why(result.stderr, f"cannot use {self.settings.model_dir}"))
+        return _key_values(result.stdout)
+
+    def temp_name(self) -> str:
+        return f"{self.settings.model_dir.rstrip('/')}/.incoming-{secrets.token_hex(6)}.pkl"
+
+    def upload(self, source: BinaryIO, tmp: str, sha256: str, progress: Callable[[int], None] | None = None) -> None:
+        """Stream the weights into `tmp` and check the checksum of what landed; refuse on mismatch."""
+        result = self.session.upload(source, shell_script(_UPLOAD, tmp, sudo=self.settings.sudo), progress)
+        arrived = result.stdout.strip()
+        if result.returncode != 0:
+            self.discard(tmp)
+            raise DeviceError("refused", f"upload to {tmp} failed: {_why(result.stderr, 'no message')}")
+        if arrived != sha256:
+            self.discard(tmp)
+            raise DeviceError("refused", f"checksum mismatch after upload: sent {sha256[:12]}, device has "
+                                         f"{arrived[:12] or '(nothing)'}; the file was damaged in transit or on the "
+                                         f"device's storage, current model untouched")
+        result = self._script(_WRITE_SIDECAR, tmp, sidecar_text(sha256, "current.pkl"))
+        if result.returncode != 0:
+            self.discard(tmp)
+            raise DeviceError("refused", f"cannot write {tmp}.sha256: {_why(result.stderr, 'no message')}")
+
+    def check_model(self, path: str) -> None:
+        """Validate a weights file with the device's own loader (`anpr-device check-model`)."""
+        argv = self.settings.device_argv("check-model", path)
+        result = self.session.run(remote_command(argv, sudo=self.settings.sudo), timeout=CHECK_MODEL_TIMEOUT_S)
+        if result.returncode == 127:
+            raise DeviceError("refused", f"{argv[0]} not found on the device: install the anpr-device package or "
+                                         "set the device command (--device-command / anpr_device_command)")
+        if result.returncode != 0:
+            raise DeviceError("refused", f"anpr-device check-model refused the file: "
+                                         f"{_why(result.stderr or result.stdout, 'exit ' + str(result.returncode))}")
+
+    def discard(self, tmp: str) -> None:
+        self._script(_DISCARD, tmp)
+
+    def promote(self, tmp: str) -> bool:
+        """Rename the checked temp file into current.pkl; returns whether there was a current.pkl before."""
+        result = self._script(_PROMOTE, self.settings.model_dir, tmp)
+        if result.returncode != 0:
+            self.discard(tmp)
+            raise DeviceError("failed", f"could not rename into current.pkl: {_why(result.stderr, 'no message')}")
+        return _key_values(result.stdout).get("had_current") == "1"
+
+    def restore(self, had_current: bool) -> None:
+        result = self._script(_RESTORE, self.settings.model_dir, "1" if had_current else "0")
+        if result.returncode != 0:
+            raise DeviceError("failed", f"could not restore previous.pkl: {_why(result.stderr, 'no message')}")
+
+    def swap(self) -> None:
+        result = self._script(_SWAP, self.settings.model_dir)
+        if result.returncode == 3:
+            raise DeviceError("refused", _why(result.stderr, "nothing to roll back to"))
+        if result.returncode != 0:
+            raise DeviceError("failed", f"could not swap current and previous: {_why(result.stderr, 'no message')}")
+
+    def reload(self) -> None:
+        """Ask the service to load the model again (configurable; default `systemctl reload anpr-device`)."""
+        result = self.session.run(remote_command(["sh", "-c", self.settings.reload_command], sudo=self.settings.sudo))
+        if result.returncode != 0:
+            raise DeviceError("failed", f"reload command `{self.settings.reload_command}` failed: "
+                                        f"{_why(result.stderr or result.stdout, 'exit ' + str(result.returncode))}")
+
+    def status(self) -> dict | None:
+        """`anpr-device status --json` as a dict, or None while the daemon has no readable status."""
+        # `anpr-device status` exits 1 when the daemon is not running healthy, but still prints its JSON.
+        result = self.session.run(remote_command(self.settings.status_argv(), sudo=self.settings.sudo))
+        try:
+            status = json.loads(result.stdout)
+        except json.JSONDecodeError:
+            return None
+        return status if isinstance(status, dict) else None
