@@ -1,0 +1,1 @@
+"""Loaders for the character training data: one module per source, each returning a `CharSet`."""

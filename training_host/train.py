@@ -1,0 +1,147 @@
+"""`training_host train`: build the training set from a recipe, train the CNN, write the artefacts.
+
+Writes into `--out-dir`: the weights pickle + `.sha256` sidecar (`anpr.weights.save_weights`),
+`metrics.json` (recipe, sample counts, history, per-source accuracy on the held-out validation and
+test plates, confusions, timings), `curves.png` (learning curves) and `confusion.png` (test set).
+A fixed `--seed` reproduces the data (augmentation included) and the training.
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from .recipe import DEFAULT_DATA_ROOT, DEFAULT_RECIPE_TOML, RecipeError, load_recipe, prepare, with_overrides
+
+DEFAULT_EPOCHS = 14
+DEFAULT_PATIENCE = 4
+DEFAULT_OUT_DIR = Path("runs/train")
+WEIGHTS_NAME = "model.pkl"
+METRICS_NAME = "metrics.json"
+CURVES_NAME = "curves.png"
+CONFUSION_NAME = "confusion.png"
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    p = subparsers.add_parser(
+        "train", help="train the character CNN from a data recipe",
+        description="Train the character CNN. Sources and their weights come from a TOML recipe "
+                    "(default: real plate crops + plate-font sheets + synthetic font characters); "
+                    "edit them with --source/--drop/--weight. See --print-recipe.")
+    p.add_argument("--recipe", type=Path, help="TOML recipe file (default: the built-in recipe)")
+    p.add_argument("--print-recipe", action="store_true", help="print the default recipe TOML and exit")
+    p.add_argument("--source", action="append", default=[], metavar="KIND=PATH[,PATH]",
+                   help="add a source: mnist=IMAGES.gz[,LABELS.gz], azcsv=A_Z.csv, platechars=DIR, "
+                        "boxsheets=SHEET.tif, synthetic (paths relative to --data-root)")
+    p.add_argument("--drop", action="append", default=[], metavar="NAME", help="remove a source of the recipe")
+    p.add_argument("--weight", action="append", default=[], metavar="NAME=W", help="set a source's weight")
+    p.add_argument("--data-root", type=Path, default=Path(os.environ.get("ANPR_SHARED_DATA", DEFAULT_DATA_ROOT)),
+                   help="where relative recipe paths point (default: ../shared/data or $ANPR_SHARED_DATA)")
+    p.add_argument("--out-dir", type=Path, default=DEFAULT_OUT_DIR, help="folder for metrics and plots")
+    p.add_argument("--weights-out", type=Path, help=f"weights file (default: OUT_DIR/{WEIGHTS_NAME})")
+    p.add_argument("--epochs", type=int, default=DEFAULT_EPOCHS)
+    p.add_argument("--patience", type=int, default=DEFAULT_PATIENCE, help="epochs without improvement before stopping")
+    p.add_argument("--batch-size", type=int, default=128)
+    p.add_argument("--learning-rate", type=float, default=1e-3)
+    p.add_argument("--seed", type=int, help="overrides the recipe's seed")
+    p.add_argument("--mode", choices=("CVM", "NUMBA", "JAX"), default="CVM",
+                   help="PyTensor backend (CVM: C, fast compile; JAX: GPU where JAX sees one)")
+    p.add_argument("--max-train", type=int, help="train on a random subset of this many samples (quick runs)")
+    p.add_argument("--evaluate", type=Path, metavar="WEIGHTS",
+                   help="do not train: evaluate WEIGHTS on the recipe's held-out sets")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.set_defaults(func=run)
+    return p
+
+
+def _log(msg: str) -> None:
+    print(msg, file=sys.stderr, flush=True)
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.print_recipe:
+        print(DEFAULT_RECIPE_TOML, end="")
+        return 0
+    try:
+        recipe = with_overrides(load_recipe(args.recipe), args.source, args.drop, args.weight)
+        if args.seed is not None:
+            recipe = recipe.model_copy(update={"seed": args.seed})
+        if args.epochs < 1 or args.patience < 1:
+            raise RecipeError(f"--epochs {args.epochs} / --patience {args.patience}: both must be >= 1")
+        t0 = time.perf_counter()
+        _log(f"preparing data from {args.data_root} (seed {recipe.seed})")
+        data = prepare(recipe, args.data_root, log=_log)
+    except (RecipeError, ValueError, OSError) as exc:
+        _log(f"training_host train: {exc}")
+        return 2
+    prepare_s = time.perf_counter() - t0
+    if args.max_train and args.max_train < len(data.x_train):
+        pick = np.sort(np.random.default_rng(recipe.seed).choice(len(data.x_train), args.max_train, replace=False))
+        data.x_train, data.y_train, data.src_train = data.x_train[pick], data.y_train[pick], data.src_train[pick]
+    _log(f"{len(data.x_train)} training / {len(data.x_val)} validation samples in {prepare_s:.0f} s")
+    args.out_dir.mkdir(parents=True, exist_ok=True)
+    weights_path = args.weights_out or args.out_dir / WEIGHTS_NAME
+
+    from anpr.weights import WeightsError, load_weights, save_weights
+
+    from .evaluate import evaluate_sets, plot_confusion, plot_curves
+
+    history: list[dict] = []
+    best_epoch = 0
+    train_s = 0.0
+    if args.evaluate:
+        try:
+            weights = load_weights(args.evaluate)
+        except WeightsError as exc:
+            _log(f"training_host train: {exc}")
+            return 1
+        weights_path = args.evaluate
+    else:
+        from .trainer import Trainer
+
+        counts = {k: v for k, v in data.counts.items()}
+        meta = {"recipe": recipe.model_dump(), "data_sets": counts, "n_train": len(data.x_train)}
+        t1 = time.perf_counter()
+        trainer = Trainer(recipe.classes, mode=args.mode, batch_size=args.batch_size,
+                          learning_rate=args.learning_rate, seed=recipe.seed)
+        result = trainer.fit(data.x_train, data.y_train, data.x_val, data.y_val, args.epochs, args.patience,
+                             progress=not args.no_progress, metadata=meta)
+        train_s = time.perf_counter() - t1
+        weights, history, best_epoch = result.weights, result.history, result.best_epoch
+
+    val_eval = evaluate_sets(weights, {k: v for k, v in data.vals.items() if len(v)})
+    test_eval = evaluate_sets(weights, {k: v for k, v in data.tests.items() if len(v)})
+    summary = {
+        "val_accuracy": val_eval["accuracy"], "test_accuracy": test_eval["accuracy"],
+        "test_per_source": {k: v["accuracy"] for k, v in test_eval["per_source"].items()},
+        "train_seconds": round(train_s, 1), "prepare_seconds": round(prepare_s, 1),
+    }
+    if not args.evaluate:
+        weights = dataclasses.replace(weights, metadata={**weights.metadata, **summary})
+        sha = save_weights(weights, weights_path)
+    else:
+        sha = weights.sha256
+    metrics = {
+        "command": sys.argv, "weights": str(weights_path), "sha256": sha, "mode": args.mode,
+        "seed": recipe.seed, "recipe": recipe.model_dump(), "counts": data.counts,
+        "n_train": len(data.x_train), "n_val": len(data.x_val), **summary,
+        "best_epoch": best_epoch, "history": history, "validation": val_eval, "test": test_eval,
+    }
+    (args.out_dir / METRICS_NAME).write_text(json.dumps(metrics, indent=1) + "\n", encoding="utf-8")
+    if history:
+        plot_curves(history, args.out_dir / CURVES_NAME)
+    cm = np.asarray(test_eval["confusion_matrix"] if test_eval["n"] else val_eval["confusion_matrix"])
+    plot_confusion(cm, weights.classes, args.out_dir / CONFUSION_NAME,
+                   "held-out test plates" if test_eval["n"] else "validation")
+    for name, res in {**{f"val {k}": v for k, v in val_eval["per_source"].items()},
+                      **{f"test {k}": v for k, v in test_eval["per_source"].items()}}.items():
+        _log(f"  {name:<24} {res['accuracy'] * 100:6.2f} %  (n={res['n']}, {res['groups']} groups)")
+    _log(f"weights {weights_path} sha256 {sha}; metrics in {args.out_dir / METRICS_NAME}; "
+         f"train {train_s:.0f} s, data {prepare_s:.0f} s")
+    return 0
