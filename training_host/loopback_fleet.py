@@ -24,6 +24,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 SSHD = "/usr/sbin/sshd"
+# Device names starting with these get a special ssh config block instead of a plain alias.
+SPECIAL_PREFIXES = ("unknown-key-", "changed-key-", "corrupting-", "slow-", "down-")
 START_TIMEOUT_S = 15.0  # sshd listening / daemon writing its first status
 DAEMON_READY_TIMEOUT_S = 120.0  # a daemon's first start imports numpy/OpenCV on a busy 2-core machine
 
@@ -181,6 +183,7 @@ class LoopbackFleet:
         self.corrupting_key = self.root / "corrupting_key"
         self.known_hosts = self.root / "known_hosts"
         self.empty_known_hosts = self.root / "known_hosts.empty"
+        self.wrong_known_hosts = self.root / "known_hosts.wrong"
         self.ssh_config = self.root / "ssh_config"
         self.camera = self.root / "camera"
         self.aliases: list[str] = []
@@ -231,6 +234,10 @@ class LoopbackFleet:
         host_pub = self.host_key.with_suffix(".pub").read_text().split()
         self.known_hosts.write_text(f"[127.0.0.1]:{self.port} {host_pub[0]} {host_pub[1]}\n")
         self.empty_known_hosts.write_text("")
+        other = self.root / "other_host_key"  # what a reinstalled device (or an impostor) would present
+        _keygen(other)
+        other_pub = other.with_suffix(".pub").read_text().split()
+        self.wrong_known_hosts.write_text(f"[127.0.0.1]:{self.port} {other_pub[0]} {other_pub[1]}\n")
         self.camera.mkdir(exist_ok=True)
         import cv2
         import numpy as np
@@ -253,6 +260,9 @@ class LoopbackFleet:
         blocks.append(f"Host unknown-key-*\n  HostName 127.0.0.1\n  Port {self.port}\n  User {self.user}\n"
                       f"  IdentitiesOnly yes\n  IdentityFile {self.client_key}\n"
                       f"  UserKnownHostsFile {self.empty_known_hosts}\n")
+        blocks.append(f"Host changed-key-*\n  HostName 127.0.0.1\n  Port {self.port}\n  User {self.user}\n"
+                      f"  IdentitiesOnly yes\n  IdentityFile {self.client_key}\n"
+                      f"  UserKnownHostsFile {self.wrong_known_hosts}\n")
         blocks.append(f"Host corrupting-*\n  HostName 127.0.0.1\n  Port {self.port}\n  User {self.user}\n"
                       f"  IdentitiesOnly yes\n  IdentityFile {self.corrupting_key}\n"
                       f"  UserKnownHostsFile {self.known_hosts}\n")
@@ -273,7 +283,7 @@ class LoopbackFleet:
         if weights is not None:
             device.install(weights)
         self.devices[name] = device
-        if not name.startswith(("unknown-key-", "corrupting-", "slow-", "down-")):
+        if not name.startswith(SPECIAL_PREFIXES):
             self.aliases.append(name)
             self._write_ssh_config()
         return device
