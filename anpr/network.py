@@ -1,8 +1,8 @@
 """The character CNN's architecture, its initialization, and a plain-numpy forward pass.
 
 One place says what the network is (layer shapes), so the weights loader, the PyTensor graph and the
-numpy engine all agree. Layout: images NHWC (channels last), conv kernels (F, C, kh, kw), dense
-kernels (in, out). Architecture: conv 5x5 (16) + ReLU + 2x2 max-pool -> conv 5x5 (32) + ReLU + 2x2
+numpy engine all agree. Conv kernels (F, C, kh, kw), dense kernels (in, out); the flattened
+feature vector before the dense layer is in (H, W, C) order. Architecture: conv 5x5 (16) + ReLU + 2x2 max-pool -> conv 5x5 (32) + ReLU + 2x2
 max-pool -> dense 128 + ReLU -> dense n_classes -> softmax.
 
 The numpy forward pass is the lean inference engine (no compile, ~0.3 ms for a plate) and the
@@ -90,33 +90,45 @@ def init_params(arch: Architecture, seed: int = 0) -> dict[str, np.ndarray]:
     return params
 
 
-def conv2d_valid(x: np.ndarray, w: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """'Valid' cross-correlation: x (N,H,W,C), w (F,C,kh,kw), b (F,) -> (N,H-kh+1,W-kw+1,F).
+def conv2d_valid(x: np.ndarray, w: np.ndarray, b: np.ndarray | None = None) -> np.ndarray:
+    """'Valid' cross-correlation, channels first: x (C,N,H,W), w (F,C,kh,kw) -> (F,N,H-kh+1,W-kw+1).
 
-    im2col through a strided view (no Python loop) and one matmul.
+    im2col through a strided view (no Python loop) and one matmul. Channels-first keeps the copy that
+    builds the patch matrix in contiguous image-row runs and the matmul's output in the next layer's
+    layout, which makes it ~1.5x faster than channels-last for these small layers.
     """
     f, c, kh, kw = w.shape
-    n, h, wd, _ = x.shape
+    _, n, h, wd = x.shape
     ho, wo = h - kh + 1, wd - kw + 1
-    cols = np.lib.stride_tricks.sliding_window_view(x, (kh, kw), axis=(1, 2))  # (N,Ho,Wo,C,kh,kw)
-    cols = cols.reshape(n * ho * wo, c * kh * kw)
-    out = cols @ w.reshape(f, c * kh * kw).T
-    out += b
-    return out.reshape(n, ho, wo, f)
+    cols = np.lib.stride_tricks.sliding_window_view(x, (kh, kw), axis=(2, 3))  # (C,N,Ho,Wo,kh,kw)
+    cols = cols.transpose(0, 4, 5, 1, 2, 3).reshape(c * kh * kw, n * ho * wo)
+    out = (w.reshape(f, c * kh * kw) @ cols).reshape(f, n, ho, wo)
+    if b is not None:
+        out += b[:, None, None, None]
+    return out
 
 
 def max_pool(x: np.ndarray, p: int) -> np.ndarray:
-    """Non-overlapping p x p max-pool of (N,H,W,C) by reshape + max."""
-    n, h, w, c = x.shape
-    return x.reshape(n, h // p, p, w // p, p, c).max(axis=(2, 4))
+    """Non-overlapping p x p max-pool over the last two axes, as the max of p*p strided views."""
+    out = x[..., 0::p, 0::p]
+    for i in range(p):
+        for j in range(p):
+            if i or j:
+                out = np.maximum(out, x[..., i::p, j::p])
+    return out
 
 
 def logits(params: dict[str, np.ndarray], x: np.ndarray, pool: int = POOL) -> np.ndarray:
-    """Logits (N, n_classes) for images x (N, S, S) float32."""
-    h = x[..., None].astype(np.float32, copy=False)
-    h = max_pool(np.maximum(conv2d_valid(h, params["conv1_w"], params["conv1_b"]), 0), pool)
-    h = max_pool(np.maximum(conv2d_valid(h, params["conv2_w"], params["conv2_b"]), 0), pool)
-    h = h.reshape(h.shape[0], -1)
+    """Logits (N, n_classes) for images x (N, S, S) float32.
+
+    Bias and ReLU are applied after the pool: max-pool commutes with a per-channel constant and with
+    any increasing function, so the result is the same and the work 4x smaller.
+    """
+    h = np.asarray(x, np.float32)[None]  # (1, N, S, S)
+    for layer in ("conv1", "conv2"):
+        h = max_pool(conv2d_valid(h, params[f"{layer}_w"]), pool)
+        h = np.maximum(h + params[f"{layer}_b"][:, None, None, None], 0)
+    h = h.transpose(1, 2, 3, 0).reshape(h.shape[1], -1)  # flatten (H, W, C) per image, as the graph does
     h = np.maximum(h @ params["dense1_w"] + params["dense1_b"], 0)
     return h @ params["dense2_w"] + params["dense2_b"]
 
