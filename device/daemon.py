@@ -220,6 +220,8 @@ class Daemon:
         deadline = time.monotonic() + cfg.camera.ready_wait_s
         while not self.camera.ensure_open() and not self.stopping and not self.camera.exhausted:
             self.notifier.watchdog()
+            if time.monotonic() >= self._next_status:
+                self.write_status()
             if time.monotonic() >= deadline:
                 log.error("camera %s still unavailable after %.0f s; running unhealthy and retrying",
                           self.camera.describe(), cfg.camera.ready_wait_s)

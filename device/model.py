@@ -63,7 +63,7 @@ def load_model(path: Path, engine: str = "numpy", mode: str = "CVM", cache_dir: 
         weights = load_weights(path)
     except Exception as exc:  # WeightsError, OSError, anything a hostile file provokes
         reason = str(exc)
-        raise ModelError(reason if str(path) in reason else f"{path}: {reason}") from exc
+        raise ModelError(f"refused: {reason}" if str(path) in reason else f"{path}: refused: {reason}") from exc
     try:
         cache = Path(cache_dir) / PYTENSOR_CACHE_SUBDIR if cache_dir is not None else None
         classifier = CharClassifier(weights, engine=engine, mode=mode, cache_dir=cache)

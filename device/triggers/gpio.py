@@ -43,6 +43,11 @@ class GpioTrigger(EdgeTrigger):
                  c.pin, c.queue_len, c.sample_rate, c.threshold)
 
     @property
+    def sensor(self):
+        """The gpiozero MotionSensor (None before start): for diagnostics and tests."""
+        return self._sensor
+
+    @property
     def motion_detected(self) -> bool:
         return bool(self._sensor is not None and self._sensor.motion_detected)
 
