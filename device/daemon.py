@@ -88,7 +88,8 @@ class Daemon:
         self.started = utc_now_iso()
         self.reads_total = 0
         self.suppressed_total = 0
-        self.triggers_total = 0
+        self.triggers_total = 0  # bursts started
+        self.bursts_done = 0  # bursts finished (read logged, suppressed, or nothing found)
         self.last_read: dict | None = None
         self.latencies: collections.deque[float] = collections.deque(maxlen=LATENCY_HISTORY)
         self.camera: ReopeningCamera | None = None
@@ -302,6 +303,12 @@ class Daemon:
 
     def _handle_trigger(self, fired_at: float) -> None:
         self.triggers_total += 1
+        try:
+            self._process_burst(fired_at)
+        finally:
+            self.bursts_done += 1
+
+    def _process_burst(self, fired_at: float) -> None:
         burst = capture_burst(self.camera, self.reader, self.config.burst, should_stop=lambda: self.stopping)
         if burst.camera_error is not None and not isinstance(burst.camera_error, CameraExhausted):
             self.write_status()

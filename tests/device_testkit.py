@@ -162,6 +162,61 @@ class DaemonThread:
         self.thread.join(60)
 
 
+def gpio_e2e(config_path: Path, out: Path, cars: int, pin_number: int) -> int:
+    """Inside the journald namespace: the daemon with the real pipeline, a mock PIR edge per car,
+    then the results (plate log, `anpr-device plates --json`, `journalctl PLATE=`) written to `out`."""
+    import json
+    import os
+    import subprocess
+
+    from gpiozero import Device
+
+    from device.config import load_config
+    from device.daemon import Daemon
+    from device.journal import setup_logging
+
+    assert os.environ.get("GPIOZERO_PIN_FACTORY") == "mock"
+    config = load_config(config_path)
+    setup_logging(config.logging.level)  # INVOCATION_ID is set: ordinary logging goes to the journal
+    daemon = Daemon(config)
+    with DaemonThread(daemon) as run:
+        wait_for(lambda: daemon.state == "running" or run.rc is not None, 120, what="daemon running")
+        assert daemon.state == "running", f"daemon did not start (rc {run.rc})"
+        sensor = daemon.trigger.sensor
+        sensor.value  # blocks until the sensor's sample queue is full: its initial state is settled
+        wait_for(lambda: not sensor.motion_detected, what="sensor idle")
+        pin = Device.pin_factory.pin(pin_number)
+        for car in range(cars):
+            done = daemon.bursts_done
+            pin.drive_high()  # the PIR sees a car
+            wait_for(lambda: daemon.triggers_total > car, what=f"trigger {car}")
+            pin.drive_low()
+            wait_for(lambda: daemon.bursts_done > done, 120, what=f"burst {car} processed")
+            wait_for(lambda: not sensor.motion_detected, what="sensor idle again")
+    import sqlite3
+
+    db = sqlite3.connect(config.store_path)
+    rows = [dict(zip(("id", "plate", "confidence", "frames_agreed", "frames_total", "camera", "model_sha256", "snapshot"), r))
+            for r in db.execute("SELECT id, plate, confidence, frames_agreed, frames_total, camera, model_sha256, snapshot"
+                                " FROM reads ORDER BY id")]
+    db.close()
+    subprocess.run(["journalctl", "--sync"], capture_output=True)  # entries sent are written before reading back
+    cli = subprocess.run([sys.executable, "-m", "device.cli", "plates", "--json", "--config", str(config_path)],
+                         capture_output=True, text=True)
+    journal = {}
+    for row in rows:
+        res = subprocess.run(["journalctl", "-o", "json", "--no-pager", f"PLATE={row['plate']}"], capture_output=True, text=True)
+        journal[row["plate"]] = [json.loads(line) for line in res.stdout.splitlines() if line.strip()]
+    logs = subprocess.run(["journalctl", "-o", "json", "--no-pager", "SYSLOG_IDENTIFIER=anpr-device"],
+                          capture_output=True, text=True)
+    (out / "result.json").write_text(json.dumps({
+        "rc": run.rc, "triggers": daemon.triggers_total, "rows": rows, "plates_cli": cli.stdout,
+        "plates_cli_rc": cli.returncode, "journal": journal,
+        "log": [json.loads(line) for line in logs.stdout.splitlines() if line.strip()],
+    }, default=str))
+    return 0
+
+
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser()
     sub = parser.add_subparsers(dest="cmd", required=True)
@@ -169,7 +224,14 @@ def main(argv: list[str]) -> int:
     p.add_argument("config", type=Path)
     p.add_argument("--max-reads", type=int)
     p.add_argument("--delay", type=float, default=0.0)
+    p = sub.add_parser("gpio-e2e")
+    p.add_argument("config", type=Path)
+    p.add_argument("out", type=Path)
+    p.add_argument("--cars", type=int, default=3)
+    p.add_argument("--pin", type=int, default=17)
     args = parser.parse_args(argv)
+    if args.cmd == "gpio-e2e":
+        return gpio_e2e(args.config, args.out, args.cars, args.pin)
     from device.config import load_config
     from device.daemon import Daemon
     from device.journal import setup_logging
@@ -177,6 +239,32 @@ def main(argv: list[str]) -> int:
     config = load_config(args.config)
     setup_logging(config.logging.level)
     return Daemon(config, reader_factory=lambda clf: CodeReader(clf, args.delay), max_reads=args.max_reads).run()
+
+
+JOURNALD = "/lib/systemd/systemd-journald"
+NAMESPACE_SCRIPT = r"""
+set -eu
+mount -t tmpfs tmpfs /run
+mkdir -p /var/log/journal
+mount -t tmpfs tmpfs /var/log/journal
+{journald} &
+JPID=$!
+trap 'kill $JPID 2>/dev/null || true' EXIT
+for i in $(seq 200); do [ -S /run/systemd/journal/socket ] && break; sleep 0.05; done
+[ -S /run/systemd/journal/socket ] || {{ echo "journald did not create its socket" >&2; exit 97; }}
+"$@"
+journalctl --sync 2>/dev/null || true
+"""
+
+
+def run_in_journald_namespace(command: list[str], env: dict | None = None, timeout: float = 600):
+    """Run `command` in a private mount namespace with its own systemd-journald (tmpfs /run and
+    /var/log/journal), so the real journal can be written and read back without touching the host's."""
+    import subprocess
+
+    script = NAMESPACE_SCRIPT.format(journald=JOURNALD)
+    return subprocess.run(["unshare", "-m", "--propagation", "private", "bash", "-c", script, "ns", *command],
+                          env=env, capture_output=True, text=True, timeout=timeout)
 
 
 if __name__ == "__main__":
