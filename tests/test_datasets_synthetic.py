@@ -76,3 +76,16 @@ def test_recipe_validation():
         val_fraction=0.15, test_fraction=0.15)
     with pytest.raises(RecipeError, match="no source named"):
         with_overrides(r, weights=["nope=2"])
+
+
+def test_reject_class_samples():
+    from training_host.datasets.reject import KINDS, REJECT_CHAR, make_reject
+    from training_host.recipe import prepare
+
+    cs = make_reject(48, ["DejaVuSans-Bold.ttf"], seed=1)
+    assert len(cs) == 48 and set(cs.labels) == {REJECT_CHAR}
+    assert {g.split(":")[0] for g in cs.groups} == set(KINDS)
+    assert (cs.images.reshape(48, -1).max(axis=1) > 0.5).mean() > 0.9
+    no_hash = parse_recipe('[[sources]]\nkind = "reject"\nval_fraction = 0.5\n')
+    with pytest.raises(RecipeError, match="reject class '#' is not in classes"):
+        prepare(no_hash, log=lambda _: None)

@@ -13,7 +13,7 @@ from training_host.cli import main
 from training_host.evaluate import confusion_matrix, top_confusions
 
 TINY_RECIPE = """\
-classes = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+classes = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ#"
 seed = 5
 
 [[sources]]
@@ -29,6 +29,11 @@ test_fraction = 0.2
 kind = "synthetic"
 per_class = 4
 fonts = ["DejaVuSansCondensed-Bold.ttf", "LiberationSansNarrow-Bold.ttf"]
+
+[[sources]]
+kind = "reject"
+per_class = 40
+test_fraction = 0.25
 """
 
 
@@ -54,13 +59,16 @@ def test_tiny_training_writes_every_artefact(tiny_run):
     _, rc, out = tiny_run
     assert rc == 0
     w = load_weights(out / "model.pkl")  # the safe loader, sidecar checked
-    assert w.classes == "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+    assert w.classes == "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ#"
     assert (out / "model.pkl.sha256").read_text().split()[0] == w.sha256
     m = json.loads((out / "metrics.json").read_text())
     assert m["sha256"] == w.sha256 and m["n_train"] == 400 and m["seed"] == 5
     assert len(m["history"]) == 1 and {"train_loss", "val_acc"} <= set(m["history"][0])
     assert m["counts"]["br"]["val"] > 0 and m["counts"]["br"]["test"] > 0
-    assert set(m["test"]["per_source"]) == {"br"}
+    assert set(m["test"]["per_source"]) == {"br", "reject"}
+    assert m["counts"]["reject"]["test"] == 10  # whole kinds-blocks held out
+    assert set(m["test_degraded"]["per_source"]) == {"br+degraded"}
+    assert 0.5 <= m["calibration"]["temperature"] <= 4.0
     assert 0.0 <= m["test_accuracy"] <= 1.0
     assert m["counts"]["synthetic"]["loaded"] == 36 * 4
     assert w.metadata["data_sets"]["br"]["loaded"] == 1772 and "test_accuracy" in w.metadata

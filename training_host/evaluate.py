@@ -120,3 +120,82 @@ def plot_curves(history: list[dict], path: Path) -> None:
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
+
+
+TEMPERATURES = np.exp(np.linspace(np.log(0.5), np.log(4.0), 61))
+ECE_BINS = 15
+
+
+def degraded_copies(cs: CharSet, copies: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """The clean images of `cs` plus `copies` photo-like degradations of each raw crop (held-out
+    plates seen the way the camera sees them): images and labels."""
+    from anpr.charcrop import normalize_char
+
+    from .datasets.augment import augment_char
+
+    images, labels = [cs.images], [cs.labels]
+    if cs.crops and copies > 0:
+        rng = np.random.default_rng([seed, 11])
+        extra = []
+        for _ in range(copies):
+            for crop in cs.crops:
+                c, dark = augment_char(crop, rng, cs.ink_dark)
+                extra.append(normalize_char(c, ink_dark=dark))
+        images.append(np.stack(extra))
+        labels.append(np.tile(cs.labels, copies))
+    return np.concatenate(images).astype(np.float32), np.concatenate(labels)
+
+
+def _logits(weights: Weights, images: np.ndarray) -> np.ndarray:
+    from anpr.network import logits
+
+    return np.concatenate([logits(weights.params, images[i: i + PREDICT_BATCH])
+                           for i in range(0, len(images), PREDICT_BATCH)]) if len(images) else np.zeros((0, len(weights.classes)))
+
+
+def _nll(z: np.ndarray, y: np.ndarray) -> float:
+    z = z - z.max(axis=1, keepdims=True)
+    return float(np.mean(np.log(np.exp(z).sum(axis=1)) - z[np.arange(len(y)), y]))
+
+
+def expected_calibration_error(probs: np.ndarray, y: np.ndarray, bins: int = ECE_BINS) -> float:
+    """Mean |confidence - accuracy| over equal-width confidence bins, weighted by bin size."""
+    conf = probs.max(axis=1)
+    right = probs.argmax(axis=1) == y
+    edges = np.linspace(0, 1, bins + 1)
+    ece = 0.0
+    for lo, hi in zip(edges[:-1], edges[1:]):
+        m = (conf > lo) & (conf <= hi)
+        if m.any():
+            ece += m.mean() * abs(conf[m].mean() - right[m].mean())
+    return float(ece)
+
+
+def fit_temperature(weights: Weights, images: np.ndarray, labels: np.ndarray) -> tuple[float, dict]:
+    """The softmax temperature T minimizing the negative log-likelihood on (images, labels), and
+    the NLL/ECE before and after. Dividing the logits by T changes no prediction, only confidences."""
+    index = {c: i for i, c in enumerate(weights.classes)}
+    keep = np.isin(labels, list(weights.classes))
+    y = np.array([index[c] for c in labels[keep]], np.int64)
+    z = _logits(weights, images[keep]).astype(np.float64)
+    if not len(y):
+        return 1.0, {}
+    nlls = [_nll(z / t, y) for t in TEMPERATURES]
+    t = float(TEMPERATURES[int(np.argmin(nlls))])
+
+    def probs(s: float) -> np.ndarray:
+        e = np.exp(z / s - (z / s).max(axis=1, keepdims=True))
+        return e / e.sum(axis=1, keepdims=True)
+    return t, {"temperature": round(t, 3), "n": int(len(y)), "nll_before": _nll(z, y), "nll_after": min(nlls),
+               "ece_before": expected_calibration_error(probs(1.0), y),
+               "ece_after": expected_calibration_error(probs(t), y)}
+
+
+def with_temperature(weights: Weights, t: float) -> Weights:
+    """The same network with its logits divided by `t` (folded into the last dense layer)."""
+    import dataclasses
+
+    params = dict(weights.params)
+    params["dense2_w"] = (params["dense2_w"] / t).astype(np.float32)
+    params["dense2_b"] = (params["dense2_b"] / t).astype(np.float32)
+    return dataclasses.replace(weights, params=params, metadata={**weights.metadata, "temperature": t})

@@ -30,9 +30,10 @@ from .datasets.boxsheets import load_boxsheet
 from .datasets.charset import CharSet, concat
 from .datasets.mnist import load_mnist
 from .datasets.platechars import load_platechars
+from .datasets.reject import REJECT_CHAR, make_reject
 from .datasets.synthetic import make_synthetic
 
-KINDS = ("mnist", "azcsv", "platechars", "boxsheets", "synthetic")
+KINDS = ("mnist", "azcsv", "platechars", "boxsheets", "synthetic", "reject")
 DEFAULT_DATA_ROOT = Path(__file__).resolve().parents[2] / "shared" / "data"
 
 DEFAULT_RECIPE_TOML = """\
@@ -83,14 +84,14 @@ class RecipeError(ValueError):
 class SourceSpec(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    kind: Literal["mnist", "azcsv", "platechars", "boxsheets", "synthetic"]
+    kind: Literal["mnist", "azcsv", "platechars", "boxsheets", "synthetic", "reject"]
     name: str = ""
     paths: list[str] = Field(default_factory=list)   # files/dirs; mnist: images then optional labels
     weight: float = Field(1.0, ge=0.0, le=50.0)
     augment: bool = False
     val_fraction: float = Field(0.0, ge=0.0, le=0.9)
     test_fraction: float = Field(0.0, ge=0.0, le=1.0)
-    per_class: int = Field(500, ge=1, le=100_000)    # synthetic: samples per class
+    per_class: int = Field(500, ge=1, le=100_000)    # synthetic: samples per class; reject: samples
     fonts: list[str] = Field(default_factory=list)   # synthetic: names or paths; empty = defaults
     max_per_class: int | None = Field(None, ge=1)    # azcsv: cap per letter while streaming
 
@@ -105,7 +106,7 @@ class SourceSpec(BaseModel):
         return self.name or self.kind
 
     def check(self) -> None:
-        if self.kind != "synthetic" and not self.paths:
+        if self.kind not in ("synthetic", "reject") and not self.paths:
             raise RecipeError(f"source {self.label()!r} ({self.kind}) needs `paths`")
         if self.val_fraction + self.test_fraction > 1.0:
             raise RecipeError(f"source {self.label()!r}: val_fraction + test_fraction > 1")
@@ -190,6 +191,11 @@ def resolve(path: str, data_root: Path) -> Path:
     return p if p.is_absolute() else data_root / p
 
 
+def _generated(spec: SourceSpec) -> int:
+    """Generated sources draw `per_class` x `weight` fresh samples (weight 0: `per_class` for evaluation)."""
+    return max(1, round(spec.per_class * spec.weight)) if spec.weight else spec.per_class
+
+
 def load_source(spec: SourceSpec, classes: str, data_root: Path, seed: int) -> CharSet:
     """Load one source of the recipe (raw crops kept when it will be augmented)."""
     paths = [resolve(p, data_root) for p in spec.paths]
@@ -203,9 +209,12 @@ def load_source(spec: SourceSpec, classes: str, data_root: Path, seed: int) -> C
         cs = concat([load_platechars(p, keep_crops=keep) for p in paths])
     elif spec.kind == "boxsheets":
         cs = concat([load_boxsheet(p, keep_crops=keep) for p in paths])
+    elif spec.kind == "reject":
+        if REJECT_CHAR not in classes:
+            raise RecipeError(f"source {name!r}: the reject class {REJECT_CHAR!r} is not in classes {classes!r}")
+        cs = make_reject(_generated(spec), spec.fonts or None, seed=seed)
     else:
-        per_class = max(1, round(spec.per_class * max(spec.weight, 1e-9))) if spec.weight else spec.per_class
-        cs = make_synthetic(classes, per_class, spec.fonts or None, seed=seed)
+        cs = make_synthetic(classes.replace(REJECT_CHAR, ""), _generated(spec), spec.fonts or None, seed=seed)
     cs = cs.only_classes(classes)
     return CharSet(name, cs.images, cs.labels, cs.groups, cs.ink_dark, cs.crops)
 
@@ -251,8 +260,10 @@ class PreparedData:
 
 def _weighted_train(cs: CharSet, spec: SourceSpec, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
     """The training images of one source repeated `weight` times (degraded copies if `augment`)."""
-    if spec.kind == "synthetic" or spec.weight == 0 or len(cs) == 0:
-        return (cs.images, cs.labels) if spec.weight > 0 or spec.kind == "synthetic" else (cs.images[:0], cs.labels[:0])
+    if spec.weight == 0 or len(cs) == 0:
+        return cs.images[:0], cs.labels[:0]
+    if spec.kind in ("synthetic", "reject"):  # already `weight` times as many fresh samples
+        return cs.images, cs.labels
     whole, frac = int(spec.weight), spec.weight - int(spec.weight)
     copies = np.full(len(cs), whole) + (rng.random(len(cs)) < frac)
     images, labels = [], []

@@ -26,6 +26,8 @@ WEIGHTS_NAME = "model.pkl"
 METRICS_NAME = "metrics.json"
 CURVES_NAME = "curves.png"
 CONFUSION_NAME = "confusion.png"
+CALIBRATION_COPIES = 2
+DEGRADED_TEST_COPIES = 2
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -55,6 +57,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     p.add_argument("--max-train", type=int, help="train on a random subset of this many samples (quick runs)")
     p.add_argument("--evaluate", type=Path, metavar="WEIGHTS",
                    help="do not train: evaluate WEIGHTS on the recipe's held-out sets")
+    p.add_argument("--calibration-copies", type=int, default=CALIBRATION_COPIES,
+                   help="degraded copies of each held-out validation crop used to fit the softmax "
+                        "temperature (0 = fit on the clean crops; -1 = no calibration)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=run)
     return p
@@ -90,7 +95,8 @@ def run(args: argparse.Namespace) -> int:
 
     from anpr.weights import WeightsError, load_weights, save_weights
 
-    from .evaluate import evaluate_sets, plot_confusion, plot_curves
+    from .datasets.charset import CharSet
+    from .evaluate import degraded_copies, evaluate_sets, fit_temperature, plot_confusion, plot_curves, with_temperature
 
     history: list[dict] = []
     best_epoch = 0
@@ -115,11 +121,27 @@ def run(args: argparse.Namespace) -> int:
         train_s = time.perf_counter() - t1
         weights, history, best_epoch = result.weights, result.history, result.best_epoch
 
+    calibration: dict = {}
+    if not args.evaluate and args.calibration_copies >= 0:
+        parts = [degraded_copies(v, args.calibration_copies, recipe.seed) for v in data.vals.values() if len(v)]
+        if parts:
+            t, calibration = fit_temperature(weights, np.concatenate([p[0] for p in parts]),
+                                             np.concatenate([p[1] for p in parts]))
+            weights = with_temperature(weights, t)
+            _log(f"softmax temperature {t:.2f}: ECE {calibration['ece_before']:.4f} -> {calibration['ece_after']:.4f}")
+    degraded = {}
+    for name, cs in data.tests.items():
+        if len(cs) and cs.crops:
+            x, y = degraded_copies(cs, DEGRADED_TEST_COPIES, recipe.seed + 1)
+            n = len(cs)
+            degraded[f"{name}+degraded"] = CharSet(name, x[n:], y[n:], np.full(len(x) - n, name))
+    degraded_eval = evaluate_sets(weights, degraded) if degraded else {"per_source": {}}
     val_eval = evaluate_sets(weights, {k: v for k, v in data.vals.items() if len(v)})
     test_eval = evaluate_sets(weights, {k: v for k, v in data.tests.items() if len(v)})
     summary = {
         "val_accuracy": val_eval["accuracy"], "test_accuracy": test_eval["accuracy"],
         "test_per_source": {k: v["accuracy"] for k, v in test_eval["per_source"].items()},
+        "test_degraded_per_source": {k: v["accuracy"] for k, v in degraded_eval["per_source"].items()},
         "train_seconds": round(train_s, 1), "prepare_seconds": round(prepare_s, 1),
     }
     if not args.evaluate:
@@ -131,7 +153,8 @@ def run(args: argparse.Namespace) -> int:
         "command": sys.argv, "weights": str(weights_path), "sha256": sha, "mode": args.mode,
         "seed": recipe.seed, "recipe": recipe.model_dump(), "counts": data.counts,
         "n_train": len(data.x_train), "n_val": len(data.x_val), **summary,
-        "best_epoch": best_epoch, "history": history, "validation": val_eval, "test": test_eval,
+        "best_epoch": best_epoch, "history": history, "calibration": calibration,
+        "validation": val_eval, "test": test_eval, "test_degraded": degraded_eval,
     }
     (args.out_dir / METRICS_NAME).write_text(json.dumps(metrics, indent=1) + "\n", encoding="utf-8")
     if history:
@@ -140,7 +163,8 @@ def run(args: argparse.Namespace) -> int:
     plot_confusion(cm, weights.classes, args.out_dir / CONFUSION_NAME,
                    "held-out test plates" if test_eval["n"] else "validation")
     for name, res in {**{f"val {k}": v for k, v in val_eval["per_source"].items()},
-                      **{f"test {k}": v for k, v in test_eval["per_source"].items()}}.items():
+                      **{f"test {k}": v for k, v in test_eval["per_source"].items()},
+                      **{f"test {k}": v for k, v in degraded_eval["per_source"].items()}}.items():
         _log(f"  {name:<24} {res['accuracy'] * 100:6.2f} %  (n={res['n']}, {res['groups']} groups)")
     _log(f"weights {weights_path} sha256 {sha}; metrics in {args.out_dir / METRICS_NAME}; "
          f"train {train_s:.0f} s, data {prepare_s:.0f} s")

@@ -23,7 +23,7 @@ class AugmentParams:
     width_scale: tuple[float, float] = (0.7, 1.15)  # horizontal squeeze/stretch
     perspective: float = 0.08          # max corner displacement, fraction of the glyph size
     stroke_prob: float = 0.5           # chance of thinning or thickening the strokes
-    low_res_height: tuple[int, int] = (11, 32)  # glyph height after the downscale (px)
+    low_res_height: tuple[int, int] = (10, 28)  # glyph height after the downscale (px)
     upscale: tuple[float, float] = (1.0, 3.0)  # factor back up after the downscale
     blur_sigma: tuple[float, float] = (0.0, 1.0)
     noise: tuple[float, float] = (0.0, 0.2)  # noise sigma, fraction of the contrast
@@ -33,7 +33,7 @@ class AugmentParams:
     border_prob: float = 0.3           # plate border bar at the top/bottom of the crop
     neighbour_prob: float = 0.25       # a sliver of the neighbouring character at a side
     invert_prob: float = 0.15          # light-on-dark plate
-    margin: tuple[float, float] = (0.0, 0.2)  # crop margin around the glyph, fraction of its size
+    margin: tuple[float, float] = (0.0, 0.15)  # crop margin around the glyph, fraction of its size
 
 
 DEFAULT_AUGMENT = AugmentParams()
