@@ -75,16 +75,15 @@ if [ -e "$d/previous.pkl" ]; then echo "previous=$(sha256sum < "$d/previous.pkl"
 echo ready=1
 """
 
-# stdin -> temp file; prints what arrived, so the caller compares it with what was sent.
+# stdin -> temp file; prints the checksum of what arrived. Only when it is the one expected ($2) is the
+# sidecar ($3) written next to it; otherwise the temp file is removed at once.
 _UPLOAD = r"""
 umask 022
-cat > "$1" || exit 4
-sha256sum < "$1" | cut -d' ' -f1
-"""
-
-_WRITE_SIDECAR = r"""
-umask 022
-printf '%s' "$2" > "$1.sha256"
+cat > "$1" || { rm -f "$1"; exit 4; }
+got=$(sha256sum < "$1" | cut -d' ' -f1)
+echo "$got"
+if [ "$got" = "$2" ]; then printf '%s' "$3" > "$1.sha256" || { rm -f "$1" "$1.sha256"; exit 5; }
+else rm -f "$1"; fi
 """
 
 _DISCARD = r"""
@@ -177,21 +176,17 @@ class ModelDir:
         return f"{self.settings.model_dir.rstrip('/')}/.incoming-{secrets.token_hex(6)}.pkl"
 
     def upload(self, source: BinaryIO, tmp: str, sha256: str, progress: Callable[[int], None] | None = None) -> None:
-        """Stream the weights into `tmp` and check the checksum of what landed; refuse on mismatch."""
-        result = self.session.upload(source, shell_script(_UPLOAD, tmp, sudo=self.settings.sudo), progress)
+        """Stream the weights into `tmp` (+ sidecar) and check the checksum of what landed; refuse on mismatch."""
+        command = shell_script(_UPLOAD, tmp, sha256, sidecar_text(sha256, "current.pkl"), sudo=self.settings.sudo)
+        result = self.session.upload(source, command, progress)
         arrived = result.stdout.strip()
         if result.returncode != 0:
             self.discard(tmp)
             raise DeviceError("refused", f"upload to {tmp} failed: {_why(result.stderr, 'no message')}")
         if arrived != sha256:
-            self.discard(tmp)
             raise DeviceError("refused", f"checksum mismatch after upload: sent {sha256[:12]}, device has "
                                          f"{arrived[:12] or '(nothing)'}; the file was damaged in transit or on the "
                                          f"device's storage, current model untouched")
-        result = self._script(_WRITE_SIDECAR, tmp, sidecar_text(sha256, "current.pkl"))
-        if result.returncode != 0:
-            self.discard(tmp)
-            raise DeviceError("refused", f"cannot write {tmp}.sha256: {_why(result.stderr, 'no message')}")
 
     def check_model(self, path: str) -> None:
         """Validate a weights file with the device's own loader (`anpr-device check-model`)."""

@@ -21,7 +21,7 @@ from training_host.ssh import Session, SshError, SshOptions, Target
 
 # Named defaults, all in one place.
 HEALTH_TIMEOUT_S = 60.0  # how long a reloaded device may take to report the new model, healthy
-POLL_INTERVAL_S = 1.0  # between `anpr-device status --json` polls
+POLL_INTERVAL_S = 0.5  # between `anpr-device status --json` polls
 DEFAULT_PARALLEL = 8
 
 DEPLOYED, ROLLED_BACK, UNREACHABLE, REFUSED, FAILED = "deployed", "rolled back", "unreachable", "refused", "failed"
