@@ -1,0 +1,149 @@
+"""Every threshold of the recognition pipeline, named, with its default, in one place.
+
+`Params` is a frozen dataclass; `Params.from_dict` builds one from a mapping (e.g. a TOML table) and
+rejects unknown keys and out-of-range values with a message that names the key, so a typo in a
+configuration file fails loudly instead of silently using a default.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields, replace
+from typing import Any, Mapping
+
+# Images above this many pixels are refused before decoding (a 20000x20000 photo would need 1.2 GB).
+DEFAULT_MAX_PIXELS = 50_000_000
+
+
+@dataclass(frozen=True)
+class Params:
+    """Tunable figures of localization, rectification, segmentation and recognition."""
+
+    # --- loading
+    max_pixels: int = DEFAULT_MAX_PIXELS
+
+    # --- localization (working resolution: the frame is shrunk so its longer side is at most this)
+    work_max_side: int = 1024
+    # the frame's longer side is first raised to at least this (small photos: plates of ~70 px)
+    work_min_side: int = 640
+    # vertical-edge map: Sobel x magnitude thresholded at mean + k * std of the frame
+    edge_k_std: float = 1.5
+    # morphological closing kernels (width, height) at working resolution; each one is a pass
+    close_kernels: tuple[tuple[int, int], ...] = ((9, 3), (17, 5))
+    # candidate region size at working resolution, in pixels
+    cand_min_height: int = 8
+    cand_max_height_frac: float = 0.35
+    cand_min_width: int = 24
+    # plate aspect ratio (width / height) of a candidate region
+    cand_min_aspect: float = 1.4
+    cand_max_aspect: float = 9.0
+    # fraction of the candidate's box that the closed edge blob must fill
+    cand_min_fill: float = 0.35
+    # at most this many candidates (best edge evidence first) go on to segmentation
+    max_candidates: int = 12
+    # two candidates overlapping more than this (IoU) count as one
+    cand_nms_iou: float = 0.5
+
+    # --- rectification
+    # margin added around a candidate before warping (fraction of its width / height)
+    rect_margin_x: float = 0.3
+    rect_margin_y: float = 0.45
+    # height in pixels of the rectified crop handed to segmentation
+    rect_height: int = 72
+    # residual tilt (degrees) measured on the characters is undone up to this angle
+    deskew_max_deg: float = 25.0
+    # on re-warping around the characters: they fill this fraction of the crop height, the view
+    # extends this many character heights beyond the outer ones, and the new segmentation is kept
+    # unless its score falls more than the slack below the first one
+    refine_char_height_frac: float = 0.45
+    refine_pad_x: float = 0.8
+    refine_score_slack: float = 0.5
+    # reported plate box: the characters' span widened by these many character heights
+    plate_margin_x: float = 0.35
+    plate_margin_y: float = 0.25
+
+    # --- segmentation
+    # adaptive-threshold block (fraction of crop height, made odd) and offset
+    adaptive_block_frac: float = 0.45
+    adaptive_c: float = 10.0
+    # ink runs longer than these fractions of the crop's width / height are frame lines, not strokes
+    line_min_width_frac: float = 0.3
+    line_min_height_frac: float = 0.75
+    # character blob size relative to the rectified crop height
+    char_min_height_frac: float = 0.22
+    char_max_height_frac: float = 0.95
+    # character width / height
+    char_min_aspect: float = 0.08
+    char_max_aspect: float = 1.05
+    # fraction of its box a character's ink fills
+    char_min_fill: float = 0.15
+    char_max_fill: float = 0.92
+    # blobs of one plate line agree in height, top and bottom within these fractions of their height
+    group_height_tol: float = 0.15
+    group_align_tol: float = 0.15
+    # largest gap between neighbouring characters, in character heights
+    group_max_gap: float = 1.6
+    # character counts a plate line may have
+    min_chars: int = 4
+    max_chars: int = 9
+    # a blob wider than this (in character heights) is split at its thinnest column
+    split_min_aspect: float = 1.05
+    # padding around a character crop, fraction of its height
+    char_pad_frac: float = 0.08
+
+    # --- recognition and ranking
+    # a plate read is reported when its confidence is at least this
+    min_confidence: float = 0.10
+    # at most this many plates per frame
+    max_plates: int = 4
+    # region format rescoring: a confusable alternative replaces the CNN's choice when the format
+    # wants it and its probability is at least this fraction of the CNN's top probability
+    format_swap_ratio: float = 0.02
+    # confidence multiplier for a reading that fits none of the region's formats
+    format_miss_penalty: float = 0.6
+    # gain in ranking score per segmented character (prefers full plates over fragments)
+    rank_per_char: float = 0.05
+
+    @classmethod
+    def from_dict(cls, values: Mapping[str, Any] | None) -> "Params":
+        """Build from a mapping, refusing unknown keys and out-of-range values."""
+        if not values:
+            return cls()
+        known = {f.name: f for f in fields(cls)}
+        unknown = sorted(set(values) - set(known))
+        if unknown:
+            raise ValueError(f"unknown pipeline parameter(s) {unknown}; known: {sorted(known)}")
+        coerced: dict[str, Any] = {}
+        for key, value in values.items():
+            default = getattr(cls(), key)
+            if isinstance(default, tuple):
+                coerced[key] = tuple(tuple(int(v) for v in pair) for pair in value)
+            elif isinstance(default, bool) or not isinstance(default, (int, float)):
+                coerced[key] = value
+            elif isinstance(default, int):
+                if isinstance(value, bool) or int(value) != value:
+                    raise ValueError(f"pipeline parameter {key}={value!r} must be an integer")
+                coerced[key] = int(value)
+            else:
+                coerced[key] = float(value)
+        params = replace(cls(), **coerced)
+        params.validate()
+        return params
+
+    def validate(self) -> None:
+        """Raise ValueError naming the first out-of-range value."""
+        for key, value in asdict(self).items():
+            if isinstance(value, (int, float)) and not isinstance(value, bool) and value < 0:
+                raise ValueError(f"pipeline parameter {key}={value} must not be negative")
+        if self.max_pixels < 1:
+            raise ValueError(f"max_pixels={self.max_pixels} must be at least 1")
+        if not 0 < self.work_min_side <= self.work_max_side:
+            raise ValueError(f"need 0 < work_min_side ({self.work_min_side}) <= work_max_side ({self.work_max_side})")
+        if self.min_chars > self.max_chars:
+            raise ValueError(f"min_chars ({self.min_chars}) exceeds max_chars ({self.max_chars})")
+        if self.rect_height < 24:
+            raise ValueError(f"rect_height={self.rect_height} is too small to segment (use 24 or more)")
+        for kw, kh in self.close_kernels:
+            if kw < 1 or kh < 1:
+                raise ValueError(f"close_kernels entry ({kw}, {kh}) must be positive")
+
+    def __post_init__(self) -> None:
+        self.validate()

@@ -1,0 +1,147 @@
+"""One way through: frame -> candidate regions -> upright plate crops -> characters -> text.
+
+Candidates come from cheap edge evidence (`localize`); each is cut out upright (`rectify`), split
+into characters in both polarities (`segment`), re-warped once when the characters show residual
+tilt, and every hypothesis's characters are read by the CNN in ONE batch. Hypotheses are then ranked
+by what they read as (character confidence, format fit, length), not by image statistics alone;
+overlapping reads of one plate collapse to the best, and several plates per frame are possible.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .charcrop import normalize_chars
+from .localize import Candidate, find_candidates, iou, to_gray
+from .params import Params
+from .recognize import Reading, decode, rank_score
+from .rectify import PlateCrop, crop_candidate, deskew_angle, rewarp
+from .regions import formats_for
+from .segment import Segmentation, char_crops, segment
+
+
+@dataclass
+class PlateRead:
+    """One plate found in a frame (contract 4)."""
+
+    text: str
+    confidence: float
+    box: tuple[int, int, int, int]  # x, y, w, h in original-image pixels
+    char_confidences: list[float] = field(default_factory=list)
+
+
+@dataclass
+class Hypothesis:
+    """A candidate's crop, one segmentation of it, and (after the CNN) its reading."""
+
+    candidate: Candidate
+    crop: PlateCrop
+    seg: Segmentation
+    reading: Reading | None = None
+    rank: float = 0.0
+
+    def frame_box(self, params: Params) -> tuple[int, int, int, int]:
+        """The plate box in frame pixels: the characters' span plus a plate-like margin."""
+        x, y, w, h = self.seg.span()
+        ch = self.seg.char_height
+        mx, my = params.plate_margin_x * ch, params.plate_margin_y * ch
+        return self.crop.map_box(x - mx, y - my, w + 2 * mx, h + 2 * my)
+
+
+def load_default_classifier():
+    """The packaged CNN (imported late: the classifier is another module's, and loads weights)."""
+    from .classify import CharClassifier
+
+    return CharClassifier()
+
+
+class PlateReader:
+    """Reads plates from frames. `classifier` may be swapped at any time (model reload)."""
+
+    def __init__(self, classifier: Any = None, region: str = "auto", params: Params | None = None):
+        formats_for(region)  # validates the region name
+        self.region = region
+        self.params = params or Params()
+        self.classifier = classifier if classifier is not None else load_default_classifier()
+
+    # -- stages -------------------------------------------------------------------------------
+    def hypotheses(self, gray: np.ndarray, trace: dict | None = None) -> list[Hypothesis]:
+        """Segmented hypotheses for every candidate region of the frame."""
+        p = self.params
+        cands = find_candidates(gray, p, trace)
+        if trace is not None:
+            trace["candidates"] = cands
+        out: list[Hypothesis] = []
+        for cand in cands:
+            crop = crop_candidate(gray, cand.rect, p)
+            for seg in segment(crop.gray, p):
+                out.append(self.refine(gray, Hypothesis(cand, crop, seg)))
+        return out
+
+    def refine(self, gray: np.ndarray, hyp: Hypothesis) -> Hypothesis:
+        """Warp again around the character line: level its tilt, normalize the character height and
+        widen the view so characters the candidate cut off come back; keep the better segmentation."""
+        p = self.params
+        angle = deskew_angle(hyp.seg.centers())
+        if abs(angle) > p.deskew_max_deg:
+            angle = 0.0
+        x, _, w, _ = hyp.seg.span()
+        ch = hyp.seg.char_height
+        pad = p.refine_pad_x * ch
+        crop = rewarp(gray, hyp.crop, x - pad, x + w + pad, angle, ch / p.refine_char_height_frac, p)
+        same = [s for s in segment(crop.gray, p) if s.ink_dark == hyp.seg.ink_dark]
+        if same and same[0].score >= hyp.seg.score - p.refine_score_slack:
+            return Hypothesis(hyp.candidate, crop, same[0])
+        return hyp
+
+    def recognize(self, hyps: list[Hypothesis]) -> None:
+        """Read every hypothesis's characters with the CNN in one batch; fill reading and rank."""
+        if not hyps:
+            return
+        batches, spans = [], []
+        for h in hyps:
+            crops = char_crops(h.crop.gray, h.seg, self.params)
+            chars = normalize_chars(crops, ink_dark=h.seg.ink_dark)
+            spans.append((sum(len(b) for b in batches), len(chars)))
+            batches.append(chars)
+        _, probs = self.classifier.classify(np.concatenate(batches))
+        classes = self.classifier.classes
+        for h, (start, n) in zip(hyps, spans):
+            h.reading = decode(probs[start : start + n], classes, self.region, self.params)
+            h.rank = rank_score(h.reading, self.params)
+
+    # -- the whole frame ----------------------------------------------------------------------
+    def read(self, image: np.ndarray, debug_dir: Path | None = None) -> list[PlateRead]:
+        """Plates in `image` (BGR or gray uint8), best first."""
+        if image is None or image.size == 0 or image.ndim not in (2, 3):
+            raise ValueError("read() needs a non-empty 2-D gray or 3-D BGR uint8 image")
+        p = self.params
+        gray = to_gray(image)
+        trace: dict | None = {} if debug_dir is not None else None
+        hyps = self.hypotheses(gray, trace)
+        self.recognize(hyps)
+        hyps.sort(key=lambda h: -h.rank)
+        reads: list[PlateRead] = []
+        kept: list[Hypothesis] = []
+        for h in hyps:
+            assert h.reading is not None
+            if h.reading.confidence < p.min_confidence and kept:
+                continue
+            box = h.frame_box(p)
+            if any(iou(box, r.box) > 0.0 for r in reads):
+                continue
+            reads.append(PlateRead(h.reading.text, round(h.reading.confidence, 4), box,
+                                   [round(c, 4) for c in h.reading.char_confidences]))
+            kept.append(h)
+            if len(reads) >= p.max_plates:
+                break
+        reads = [r for i, r in enumerate(reads) if i == 0 or r.confidence >= p.min_confidence]
+        reads.sort(key=lambda r: -r.confidence)
+        if debug_dir is not None:
+            from .debug import write_debug
+
+            write_debug(Path(debug_dir), image, trace or {}, kept, p)
+        return reads

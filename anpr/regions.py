@@ -1,0 +1,55 @@
+"""Plate formats per region, used only to rescore confusable characters.
+
+A format is a string of slots: `L` a letter, `D` a digit, `A` either. The recognizer may replace a
+character with its confusable partner (O/0, I/1, B/8, S/5, Z/2, D/0, G/6) when the format wants the
+other kind and the CNN gave the partner a real probability; it never adds, drops or invents
+characters. `auto` tries every region's formats.
+"""
+from __future__ import annotations
+
+from itertools import product
+
+# letter <-> digit pairs that plate fonts and blur make look alike
+CONFUSABLE_LETTER_TO_DIGIT = {"O": "0", "I": "1", "B": "8", "S": "5", "Z": "2", "D": "0", "G": "6", "Q": "0"}
+CONFUSABLE_DIGIT_TO_LETTER = {"0": "O", "1": "I", "8": "B", "5": "S", "2": "Z", "6": "G"}
+
+
+def _german() -> list[str]:
+    """German: 1-3 letter district, 1-2 letters, 1-4 digits (written without the separators)."""
+    return ["L" * a + "L" * b + "D" * c for a, b, c in product((1, 2, 3), (1, 2), (1, 2, 3, 4)) if a + b + c <= 8]
+
+
+FORMATS: dict[str, list[str]] = {
+    # Brazil: the grey ABC1234 plates and the Mercosur ABC1D23
+    "br": ["LLLDDDD", "LLLDLDD"],
+    # Europe: SK/HR/IT/FR style AA123AA, CZ 1A2 3456, PL/others, UK AB12CDE, German, Dutch sidecodes
+    "eu": sorted(set(
+        ["LLDDDLL", "LLLDDLL", "DLDDDDD", "DLLDDDD", "LLDDDDD", "LLLDDDD", "LLDDLLL", "LLDLDLL",
+         "LDDDDDD", "DDLLLD", "LLDDDL", "DLLLDD", "LLDDDD"] + _german()
+    )),
+    # United States: the most common state layouts
+    "us": ["DLLLDDD", "LLLDDDD", "LLLDDD", "DDDLLL", "LLDLDL", "DDLDLL", "LDDDDDD", "DDDDDDD", "LLDLDDD",
+           "DLLDDD", "DLDDDDD", "LLLDDDL", "DDDDDLD"],
+}
+REGIONS = ("auto", "eu", "br", "us")
+
+
+def formats_for(region: str) -> list[str]:
+    """Formats of one region, or of all regions for `auto`."""
+    if region not in REGIONS:
+        raise ValueError(f"unknown region {region!r}; use one of {', '.join(REGIONS)}")
+    if region == "auto":
+        return sorted({f for fs in FORMATS.values() for f in fs})
+    return FORMATS[region]
+
+
+def slot_accepts(slot: str, ch: str) -> bool:
+    """Whether character `ch` fits format slot `slot` (L, D or A)."""
+    if slot == "A":
+        return True
+    return ch.isdigit() if slot == "D" else ch.isalpha()
+
+
+def partner(ch: str) -> str | None:
+    """The confusable character of the other kind, if any."""
+    return CONFUSABLE_LETTER_TO_DIGIT.get(ch) or CONFUSABLE_DIGIT_TO_LETTER.get(ch)

@@ -1,0 +1,206 @@
+"""Split an upright plate crop into character boxes.
+
+Both polarities are tried (dark ink on a light plate, light ink on a dark plate), each binarized with
+an adaptive and a global (Otsu) threshold. Rows and columns that are nearly all ink (the plate's
+border, a bumper edge) are cleared, connected components become blobs, blobs that are too wide are
+split at their thinnest column, and blobs of character-like size are grouped into a text line: blobs
+of one line agree in height and vertical position and follow each other at moderate gaps. Screws,
+the EU blue band's stars and country code, state logos and small print fail the size, shape or
+alignment tests and drop out. The best line of each polarity is a hypothesis for the recognizer.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import cv2
+import numpy as np
+
+from .params import Params
+
+
+@dataclass
+class Segmentation:
+    """Character boxes (x, y, w, h) in crop pixels, left to right, and the ink polarity."""
+
+    boxes: list[tuple[int, int, int, int]]
+    ink_dark: bool
+    method: str
+    score: float
+    binary: np.ndarray | None = field(default=None, repr=False)
+
+    @property
+    def char_height(self) -> float:
+        return float(np.median([b[3] for b in self.boxes])) if self.boxes else 0.0
+
+    def centers(self) -> np.ndarray:
+        return np.array([[x + w / 2.0, y + h / 2.0] for x, y, w, h in self.boxes], np.float64)
+
+    def span(self) -> tuple[int, int, int, int]:
+        """Box around all characters (x, y, w, h) in crop pixels."""
+        xs = [b[0] for b in self.boxes] + [b[0] + b[2] for b in self.boxes]
+        ys = [b[1] for b in self.boxes] + [b[1] + b[3] for b in self.boxes]
+        return min(xs), min(ys), max(xs) - min(xs), max(ys) - min(ys)
+
+
+def binarize(gray: np.ndarray, ink_dark: bool, params: Params) -> list[tuple[str, np.ndarray]]:
+    """Binary images (ink = 255) of `gray` for one polarity: adaptive and Otsu."""
+    h = gray.shape[0]
+    block = max(3, int(h * params.adaptive_block_frac) | 1)
+    mode = cv2.THRESH_BINARY_INV if ink_dark else cv2.THRESH_BINARY
+    adaptive = cv2.adaptiveThreshold(gray, 255, cv2.ADAPTIVE_THRESH_MEAN_C, mode, block, params.adaptive_c)
+    _, otsu = cv2.threshold(gray, 0, 255, mode | cv2.THRESH_OTSU)
+    return [("adaptive", adaptive), ("otsu", otsu)]
+
+
+def clear_lines(binary: np.ndarray, params: Params) -> np.ndarray:
+    """Remove long horizontal and vertical ink runs: plate borders and frames, bumper edges.
+
+    Characters touching the plate's frame would otherwise merge with it into one blob. A horizontal
+    run longer than `line_min_width_frac` of the crop width or a vertical one longer than
+    `line_min_height_frac` of its height is no character stroke.
+    """
+    h, w = binary.shape
+    kw = max(3, int(params.line_min_width_frac * w))
+    kh = max(3, int(params.line_min_height_frac * h))
+    horiz = cv2.morphologyEx(binary, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_RECT, (kw, 1)))
+    vert = cv2.morphologyEx(binary, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_RECT, (1, kh)))
+    return cv2.subtract(binary, cv2.bitwise_or(horiz, vert))
+
+
+def split_wide(binary: np.ndarray, box: tuple[int, int, int, int], char_h: float, params: Params
+               ) -> list[tuple[int, int, int, int]]:
+    """Split a blob wider than a character at its thinnest columns (touching characters)."""
+    x, y, w, h = box
+    if w <= params.split_min_aspect * char_h:
+        return [box]
+    n = int(round(w / (0.6 * char_h)))
+    n = max(2, min(n, 4))
+    profile = np.count_nonzero(binary[y : y + h, x : x + w], axis=0).astype(np.float64)
+    cuts = []
+    for k in range(1, n):
+        centre = k * w / n
+        lo, hi = int(centre - 0.2 * w / n), int(centre + 0.2 * w / n) + 1
+        lo, hi = max(1, lo), min(w - 1, hi)
+        if hi <= lo:
+            continue
+        cuts.append(lo + int(np.argmin(profile[lo:hi])))
+    edges = [0] + cuts + [w]
+    parts = []
+    for a, b in zip(edges[:-1], edges[1:]):
+        sub = binary[y : y + h, x + a : x + b]
+        ys = np.nonzero(np.count_nonzero(sub, axis=1))[0]
+        if b - a < 2 or ys.size == 0:
+            continue
+        parts.append((x + a, y + int(ys[0]), b - a, int(ys[-1] - ys[0] + 1)))
+    return parts or [box]
+
+
+def char_blobs(binary: np.ndarray, params: Params) -> list[tuple[int, int, int, int]]:
+    """Boxes of connected components whose size and shape could be a character."""
+    H = binary.shape[0]
+    n, _, stats, _ = cv2.connectedComponentsWithStats(binary, connectivity=8)
+    min_h = params.char_min_height_frac * H
+    max_h = params.char_max_height_frac * H
+    out: list[tuple[int, int, int, int]] = []
+    for i in range(1, n):
+        x, y, w, h, area = (int(v) for v in stats[i])
+        if h < min_h or h > max_h:
+            continue
+        parts = split_wide(binary, (x, y, w, h), h, params) if w > params.split_min_aspect * h else [(x, y, w, h)]
+        for px, py, pw, ph in parts:
+            if ph < min_h:
+                continue
+            aspect = pw / ph
+            if not params.char_min_aspect <= aspect <= params.char_max_aspect:
+                continue
+            fill = np.count_nonzero(binary[py : py + ph, px : px + pw]) / float(pw * ph)
+            if not params.char_min_fill <= fill <= params.char_max_fill and aspect > 0.3:
+                continue
+            out.append((px, py, pw, ph))
+    return out
+
+
+def line_members(blobs: list[tuple[int, int, int, int]], ref_h: float, ref_top: float, ref_bot: float,
+                 params: Params) -> list[tuple[int, int, int, int]]:
+    """Blobs whose height, top and bottom agree with a reference line (all relative to its height)."""
+    return [
+        b for b in blobs
+        if abs(b[3] - ref_h) <= params.group_height_tol * ref_h
+        and abs(b[1] - ref_top) <= params.group_align_tol * ref_h
+        and abs(b[1] + b[3] - ref_bot) <= params.group_align_tol * ref_h
+    ]
+
+
+def best_line(blobs: list[tuple[int, int, int, int]], params: Params) -> list[tuple[int, int, int, int]]:
+    """Largest run of blobs that agree in height, top and bottom, with moderate gaps between them.
+
+    Each blob seeds a line; the line's members are re-selected around their median height, top and
+    bottom, so one odd seed (a border piece) does not pull in blobs of another size.
+    """
+    if not blobs:
+        return []
+    blobs = sorted(blobs, key=lambda b: b[0])
+    best: list[tuple[int, int, int, int]] = []
+    best_key = (0, 0.0)
+    seen: set[tuple] = set()
+    for seed in blobs:
+        members = line_members(blobs, seed[3], seed[1], seed[1] + seed[3], params)
+        if len(members) < 2:
+            continue
+        med_h = float(np.median([b[3] for b in members]))
+        med_top = float(np.median([b[1] for b in members]))
+        members = line_members(blobs, med_h, med_top, med_top + med_h, params)
+        key_members = tuple(members)
+        if key_members in seen:
+            continue
+        seen.add(key_members)
+        # drop blobs nested inside a wider one (holes, stacked fragments)
+        members = [b for b in members if not any(
+            o is not b and o[0] <= b[0] and b[0] + b[2] <= o[0] + o[2] and o[2] > b[2] for o in members)]
+        runs: list[list[tuple[int, int, int, int]]] = [[]]
+        for b in members:
+            run = runs[-1]
+            if run and b[0] - (run[-1][0] + run[-1][2]) > params.group_max_gap * med_h:
+                runs.append([])
+                run = runs[-1]
+            run.append(b)
+        for run in runs:
+            if len(run) > params.max_chars:
+                continue
+            heights = np.array([b[3] for b in run], np.float64)
+            key = (len(run), -float(heights.std() / max(heights.mean(), 1.0)))
+            if key > best_key:
+                best, best_key = run, key
+    return best
+
+
+def segment(gray: np.ndarray, params: Params | None = None) -> list[Segmentation]:
+    """Best character line per polarity (dark ink first), each with at least `min_chars` characters."""
+    params = params or Params()
+    out: list[Segmentation] = []
+    for ink_dark in (True, False):
+        best: Segmentation | None = None
+        for method, binary in binarize(gray, ink_dark, params):
+            binary = clear_lines(binary, params)
+            line = best_line(char_blobs(binary, params), params)
+            if len(line) < params.min_chars:
+                continue
+            heights = np.array([b[3] for b in line], np.float64)
+            score = len(line) - heights.std() / max(heights.mean(), 1.0)
+            if best is None or score > best.score:
+                best = Segmentation(line, ink_dark, method, float(score), binary)
+        if best is not None:
+            out.append(best)
+    return out
+
+
+def char_crops(gray: np.ndarray, seg: Segmentation, params: Params) -> list[np.ndarray]:
+    """Gray crops of each character box with a small padding, for `normalize_chars`."""
+    H, W = gray.shape
+    crops = []
+    for x, y, w, h in seg.boxes:
+        pad = int(round(params.char_pad_frac * h))
+        x0, y0 = max(0, x - pad), max(0, y - pad)
+        x1, y1 = min(W, x + w + pad), min(H, y + h + pad)
+        crops.append(gray[y0:y1, x0:x1])
+    return crops

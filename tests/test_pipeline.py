@@ -1,0 +1,84 @@
+"""The whole pipeline: contract 4 (PlateRead, PlateReader) and accuracy on a fixed dev subset."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from anpr.classify import CharClassifier
+from anpr.localize import iou
+from anpr.params import Params
+from anpr.pipeline import PlateRead, PlateReader
+from tests.pipeline_data import dev_photos
+from tests.pipeline_models import default_model_or_skip, random_weights_file
+
+
+class CountingClassifier:
+    """Wraps a classifier and counts the batches it is asked for (swappability check)."""
+
+    def __init__(self, inner):
+        self.inner, self.calls = inner, 0
+        self.classes, self.sha256, self.engine = inner.classes, inner.sha256, inner.engine
+
+    def classify(self, chars):
+        self.calls += 1
+        return self.inner.classify(chars)
+
+
+@pytest.fixture(scope="module")
+def random_classifier(tmp_path_factory):
+    return CharClassifier(random_weights_file(tmp_path_factory.mktemp("w")))
+
+
+def test_reads_follow_the_contract_and_boxes_are_original_pixels(random_classifier):
+    photo = dev_photos("br", every=9)[0]
+    image = photo.bgr()
+    reader = PlateReader(random_classifier, region="br")
+    reads = reader.read(image)
+    assert reads and all(isinstance(r, PlateRead) for r in reads)
+    confs = [r.confidence for r in reads]
+    assert confs == sorted(confs, reverse=True)
+    for r in reads:
+        x, y, w, h = r.box
+        assert all(isinstance(v, int) for v in r.box)
+        assert -w <= x < image.shape[1] and -h <= y < image.shape[0]
+        assert len(r.char_confidences) == len(r.text)
+        assert 0.0 <= r.confidence <= 1.0
+
+
+def test_gray_input_and_one_cnn_batch_per_frame(random_classifier):
+    photo = dev_photos("eu", every=9)[0]
+    counting = CountingClassifier(random_classifier)
+    reader = PlateReader(counting)
+    reads_gray = reader.read(photo.gray())
+    assert counting.calls == 1
+    # the classifier attribute is swappable (the daemon replaces it on model reload)
+    other = CountingClassifier(random_classifier)
+    reader.classifier = other
+    reader.read(photo.bgr())
+    assert other.calls == 1 and counting.calls == 1
+    assert isinstance(reads_gray, list)
+
+
+def test_blank_and_tiny_frames_read_nothing(random_classifier):
+    reader = PlateReader(random_classifier)
+    assert reader.read(np.zeros((480, 640, 3), np.uint8)) == []
+    assert reader.read(np.full((3, 2), 255, np.uint8)) == []
+    with pytest.raises(ValueError):
+        reader.read(np.zeros((0, 0), np.uint8))
+
+
+def test_unknown_region_and_parameters_are_refused(random_classifier):
+    with pytest.raises(ValueError, match="unknown region"):
+        PlateReader(random_classifier, region="xx")
+    with pytest.raises(ValueError, match="unknown pipeline parameter"):
+        Params.from_dict({"work_max_sid": 10})
+    with pytest.raises(ValueError, match="min_chars"):
+        Params.from_dict({"min_chars": 9, "max_chars": 5})
+
+
+def test_debug_dir_gets_the_step_images(random_classifier, tmp_path):
+    photo = dev_photos("br", every=9)[0]
+    PlateReader(random_classifier, region="br").read(photo.bgr(), debug_dir=tmp_path / "dbg")
+    names = {p.name for p in (tmp_path / "dbg").iterdir()}
+    assert {"01-edges.png", "03-candidates.png", "06-result.png"} <= names
+    assert any(n.startswith("04-plate-") for n in names)

@@ -1,0 +1,80 @@
+"""Recognition: plate text from character probabilities, region-format rescoring of confusables."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from anpr.params import Params
+from anpr.recognize import decode, rank_score
+from anpr.regions import FORMATS, formats_for, partner
+
+CLASSES = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+
+
+def probs_for(reading: list[dict[str, float]]) -> np.ndarray:
+    """(N, 36) probabilities from per-position {char: p}, the rest spread evenly."""
+    out = np.zeros((len(reading), len(CLASSES)), np.float32)
+    for i, pos in enumerate(reading):
+        rest = (1.0 - sum(pos.values())) / (len(CLASSES) - len(pos))
+        out[i] = rest
+        for ch, p in pos.items():
+            out[i, CLASSES.index(ch)] = p
+    return out
+
+
+def sure(text: str, p: float = 0.98) -> list[dict[str, float]]:
+    return [{c: p} for c in text]
+
+
+def test_plain_reading_and_confidence_is_the_weakest_character():
+    r = decode(probs_for(sure("ABC1234")[:6] + [{"4": 0.7}]), CLASSES, "br")
+    assert r.text == "ABC1234"
+    assert r.fits_format
+    assert r.confidence == pytest.approx(0.7, abs=1e-6)
+    assert len(r.char_confidences) == 7
+
+
+def test_brazil_format_turns_a_doubtful_O_into_zero_in_a_digit_slot():
+    pos = sure("ABC") + [{"O": 0.55, "0": 0.40}] + sure("123")
+    assert decode(probs_for(pos), CLASSES, "br").text == "ABC0123"
+    # without a region that knows the slot, the CNN's choice stands... unless another format wants it
+    assert decode(probs_for(pos), CLASSES, "us").text in ("ABCO123", "ABC0123")
+
+
+def test_letter_slots_get_letters_back():
+    pos = [{"8": 0.6, "B": 0.35}] + sure("RA1234")
+    assert decode(probs_for(pos), CLASSES, "br").text == "BRA1234"
+
+
+def test_no_swap_when_the_cnn_gives_the_partner_no_weight():
+    pos = sure("ABC") + [{"O": 0.999}] + sure("123")
+    out = decode(probs_for(pos), CLASSES, "br")
+    assert out.text == "ABCO123"  # left as read, marked as not fitting, confidence lowered
+    assert not out.fits_format
+    assert out.confidence < 0.999
+
+
+def test_never_invents_or_drops_characters():
+    for text in ("AB12", "X", "ABCDEFGHI"):
+        out = decode(probs_for(sure(text)), CLASSES, "auto")
+        assert out.text == text
+
+
+def test_non_confusable_characters_are_never_swapped():
+    pos = sure("ABC") + [{"K": 0.6, "4": 0.35}] + sure("123")
+    assert decode(probs_for(pos), CLASSES, "br").text == "ABCK123"
+
+
+def test_regions_and_partners():
+    with pytest.raises(ValueError, match="unknown region"):
+        formats_for("mars")
+    assert set(formats_for("auto")) >= set(FORMATS["br"]) | set(FORMATS["eu"])
+    for a, b in ("O0", "I1", "B8", "S5", "Z2"):
+        assert partner(a) == b and partner(b) == a
+
+
+def test_rank_prefers_confident_format_fitting_reads():
+    p = Params()
+    good = decode(probs_for(sure("ABC1234")), CLASSES, "br")
+    bad = decode(probs_for(sure("AB", 0.5)), CLASSES, "br")
+    assert rank_score(good, p) > rank_score(bad, p)
