@@ -7,7 +7,7 @@ setup(
     description="Automatic number plate recognition for small devices",
     python_requires=">=3.11",
     packages=find_packages(include=["anpr", "anpr.*", "device", "device.*", "training_host", "training_host.*"]),
-    package_data={"anpr": ["models/*.pkl", "models/*.sha256"]},
+    package_data={"anpr": ["models/*.pkl", "models/*.sha256"], "training_host": ["device_scripts/*.sh"]},
     install_requires=[
         "numpy>=1.24",
         "opencv-python-headless>=4.8",

@@ -1,5 +1,8 @@
 """What deploy does inside a device's model directory, as short POSIX sh scripts run over SSH.
 
+The scripts live in `training_host/device_scripts/*.sh` so the Ansible playbook
+(`packaging/ansible/deploy-model.yml`) runs the very same steps.
+
 The layout is the daemon's contract: `<model_dir>/current.pkl` (+ `current.pkl.sha256`) is what the
 daemon loads, `previous.pkl` (+ sidecar) is the model before it. Every change is a rename of a fully
 written file within that directory, so `current.pkl` is at every instant either the old or the new
@@ -13,6 +16,7 @@ import json
 import secrets
 import shlex
 from dataclasses import dataclass
+from pathlib import Path
 from typing import BinaryIO, Callable
 
 from training_host.ssh import Session, remote_command, shell_script
@@ -64,83 +68,26 @@ def sidecar_text(sha256: str, filename: str) -> str:
     return f"{sha256}  {filename}\n"
 
 
-_PREPARE = r"""
-d=$1; stale=$2
-[ -d "$d" ] || { echo "model directory $d does not exist on the device: install anpr-device or set the model dir" >&2; exit 3; }
-[ -w "$d" ] || { echo "model directory $d is not writable by $(id -un): use --sudo or fix its owner" >&2; exit 3; }
-command -v sha256sum >/dev/null || { echo "sha256sum is missing on the device (coreutils or busybox)" >&2; exit 3; }
-find "$d" -maxdepth 1 -name '.incoming-*' -mmin +"$stale" -exec rm -f {} + 2>/dev/null
-if [ -e "$d/current.pkl" ]; then echo "current=$(sha256sum < "$d/current.pkl" | cut -d' ' -f1)"; fi
-if [ -e "$d/previous.pkl" ]; then echo "previous=$(sha256sum < "$d/previous.pkl" | cut -d' ' -f1)"; fi
-echo ready=1
-"""
 
-# stdin -> temp file; prints the checksum of what arrived. Only when it is the one expected ($2) is the
-# sidecar ($3) written next to it; otherwise the temp file is removed at once.
-_UPLOAD = r"""
-umask 022
-cat > "$1" || { rm -f "$1"; exit 4; }
-got=$(sha256sum < "$1" | cut -d' ' -f1)
-echo "$got"
-if [ "$got" = "$2" ]; then printf '%s' "$3" > "$1.sha256" || { rm -f "$1" "$1.sha256"; exit 5; }
-else rm -f "$1"; fi
-"""
 
-_DISCARD = r"""
-rm -f "$1" "$1.sha256"
-"""
 
-# Temp file -> current.pkl, keeping the old current as previous (a hard link, so no copy and no window).
-_PROMOTE = r"""
-set -e
-cd "$1"; tmp=$2
-link() { ln -f "$1" "$2" 2>/dev/null || cp -p "$1" "$2"; }
-if [ -e current.pkl ]; then
-  link current.pkl .previous.pkl.new && mv -f .previous.pkl.new previous.pkl
-  if [ -e current.pkl.sha256 ]; then cp -p current.pkl.sha256 .previous.sha.new && mv -f .previous.sha.new previous.pkl.sha256
-  else rm -f previous.pkl.sha256; fi
-  echo had_current=1
-else
-  echo had_current=0
-fi
-rm -f current.pkl.sha256
-sync "$tmp" 2>/dev/null || true
-mv -f "$tmp" current.pkl
-mv -f "$tmp.sha256" current.pkl.sha256
-sync . 2>/dev/null || true
-"""
 
-# After a failed deploy: previous -> current again (or no current at all if there was none before).
-_RESTORE = r"""
-set -e
-cd "$1"
-link() { ln -f "$1" "$2" 2>/dev/null || cp -p "$1" "$2"; }
-rm -f current.pkl.sha256
-if [ "$2" = 1 ]; then
-  link previous.pkl .restore.pkl.new && mv -f .restore.pkl.new current.pkl
-  if [ -e previous.pkl.sha256 ]; then cp -p previous.pkl.sha256 .restore.sha.new && mv -f .restore.sha.new current.pkl.sha256; fi
-else
-  rm -f current.pkl
-fi
-sync . 2>/dev/null || true
-"""
 
-# Manual rollback: exchange current and previous (its own inverse, so a failed rollback swaps back).
-_SWAP = r"""
-set -e
-cd "$1"
-link() { ln -f "$1" "$2" 2>/dev/null || cp -p "$1" "$2"; }
-[ -e previous.pkl ] || { echo "no previous.pkl in $1: nothing to roll back to" >&2; exit 3; }
-[ -e current.pkl ] || { echo "no current.pkl in $1 (the device runs its packaged model): deploy a file instead" >&2; exit 3; }
-link current.pkl .swap.pkl
-if [ -e current.pkl.sha256 ]; then cp -p current.pkl.sha256 .swap.sha; else rm -f .swap.sha; fi
-rm -f current.pkl.sha256
-link previous.pkl .swap.new.pkl && mv -f .swap.new.pkl current.pkl
-if [ -e previous.pkl.sha256 ]; then cp -p previous.pkl.sha256 .swap.new.sha && mv -f .swap.new.sha current.pkl.sha256; fi
-mv -f .swap.pkl previous.pkl
-if [ -e .swap.sha ]; then mv -f .swap.sha previous.pkl.sha256; else rm -f previous.pkl.sha256; fi
-sync . 2>/dev/null || true
-"""
+
+
+SCRIPTS_DIR = Path(__file__).resolve().parent / "device_scripts"
+
+
+def _script_text(name: str) -> str:
+    path = SCRIPTS_DIR / f"{name}.sh"
+    try:
+        return path.read_text()
+    except OSError as exc:
+        raise RuntimeError(f"{path} is missing: reinstall the project (pip install -e .)") from exc
+
+
+PREPARE, UPLOAD, DISCARD, PROMOTE, RESTORE, SWAP = (
+    _script_text(n) for n in ("prepare", "upload", "discard", "promote", "restore", "swap"))
 
 
 def _key_values(text: str) -> dict[str, str]:
@@ -167,7 +114,7 @@ class ModelDir:
 
     def prepare(self) -> dict[str, str]:
         """Check the directory is usable, sweep stale uploads; returns the checksums of current/previous."""
-        result = self._script(_PREPARE, self.settings.model_dir, str(STALE_UPLOAD_MINUTES))
+        result = self._script(PREPARE, self.settings.model_dir, str(STALE_UPLOAD_MINUTES))
         if result.returncode != 0 or "ready=1" not in result.stdout:
             raise DeviceError("refused", _why(result.stderr, f"cannot use {self.settings.model_dir}"))
         return _key_values(result.stdout)
@@ -177,7 +124,7 @@ class ModelDir:
 
     def upload(self, source: BinaryIO, tmp: str, sha256: str, progress: Callable[[int], None] | None = None) -> None:
         """Stream the weights into `tmp` (+ sidecar) and check the checksum of what landed; refuse on mismatch."""
-        command = shell_script(_UPLOAD, tmp, sha256, sidecar_text(sha256, "current.pkl"), sudo=self.settings.sudo)
+        command = shell_script(UPLOAD, tmp, sha256, sidecar_text(sha256, "current.pkl"), sudo=self.settings.sudo)
         result = self.session.upload(source, command, progress)
         arrived = result.stdout.strip()
         if result.returncode != 0:
@@ -200,23 +147,23 @@ class ModelDir:
                                          f"{_why(result.stderr or result.stdout, 'exit ' + str(result.returncode))}")
 
     def discard(self, tmp: str) -> None:
-        self._script(_DISCARD, tmp)
+        self._script(DISCARD, tmp)
 
     def promote(self, tmp: str) -> bool:
         """Rename the checked temp file into current.pkl; returns whether there was a current.pkl before."""
-        result = self._script(_PROMOTE, self.settings.model_dir, tmp)
+        result = self._script(PROMOTE, self.settings.model_dir, tmp)
         if result.returncode != 0:
             self.discard(tmp)
             raise DeviceError("failed", f"could not rename into current.pkl: {_why(result.stderr, 'no message')}")
         return _key_values(result.stdout).get("had_current") == "1"
 
     def restore(self, had_current: bool) -> None:
-        result = self._script(_RESTORE, self.settings.model_dir, "1" if had_current else "0")
+        result = self._script(RESTORE, self.settings.model_dir, "1" if had_current else "0")
         if result.returncode != 0:
             raise DeviceError("failed", f"could not restore previous.pkl: {_why(result.stderr, 'no message')}")
 
     def swap(self) -> None:
-        result = self._script(_SWAP, self.settings.model_dir)
+        result = self._script(SWAP, self.settings.model_dir)
         if result.returncode == 3:
             raise DeviceError("refused", _why(result.stderr, "nothing to roll back to"))
         if result.returncode != 0:
