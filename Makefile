@@ -11,7 +11,7 @@ STAMP := $(VENV)/.installed
 # OpenBLAS for PyTensor's C backend, systemd/journald and sshd for the tests with real parts,
 # the Debian packaging tools, and fonts for the synthetic training characters.
 APT_PACKAGES := python3 python3-venv python3-dev gcc g++ make pkg-config libsystemd-dev libopenblas-dev \
-	systemd openssh-server openssh-client sqlite3 lintian dpkg-dev debhelper fakeroot \
+	systemd openssh-server openssh-client sudo sqlite3 lintian dpkg-dev debhelper fakeroot \
 	fonts-dejavu-core fonts-liberation fonts-freefont-ttf
 
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)

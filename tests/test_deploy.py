@@ -276,6 +276,25 @@ def test_killed_deploy_leaves_current_intact(fleet, weights, tmp_path):
     assert device.status()["model_sha256"] == sha(weights["big"])
 
 
+def test_sudo_and_a_second_deploy_of_the_same_file(fleet, weights, tmp_path):
+    if shutil.which("sudo") is None:
+        pytest.skip("sudo not installed (apt-get install sudo)")
+    if os.geteuid() != 0:
+        pytest.skip("needs root: the loopback devices log in as this user, who needs passwordless sudo")
+    (device,) = start_devices(fleet, ["cam-f1"], weights["old"])
+    inventory = fleet.write_inventory(tmp_path / "hosts.ini", [device.name])
+    rc, results, output = run_cli(fleet, tmp_path, "deploy", str(weights["new"]), "-i", str(inventory), "--sudo")
+    assert rc == 0, output
+    assert results["cam-f1"]["outcome"] == "deployed"
+    assert device.status()["model_sha256"] == sha(weights["new"])
+
+    # The same file again: confirmed, not re-shipped, and previous.pkl still holds the model before it.
+    rc, results, output = run_cli(fleet, tmp_path, "deploy", str(weights["new"]), "-i", str(inventory))
+    assert rc == 0, output
+    assert results["cam-f1"]["outcome"] == "deployed" and results["cam-f1"]["reason"] == "already current.pkl"
+    assert device.model_dir.joinpath("previous.pkl").read_bytes() == weights["old"].read_bytes()
+
+
 def test_dry_run_connects_to_nothing(fleet, weights, tmp_path):
     device = fleet.add_device("cam-e1", weights["old"])  # no daemon: a dry run must not need one
     inventory = fleet.write_inventory(tmp_path / "hosts.ini", [device.name])

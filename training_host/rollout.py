@@ -103,9 +103,12 @@ def deploy_host(plan: Plan, weights: Path, sha256: str, ssh: SshOptions, timing:
         with Session(plan.target, ssh) as session:
             model_dir = ModelDir(session, plan.device)
             before = model_dir.prepare()
-            if before.get("current") == sha256:
-                progress(name, "already current; reloading to confirm")
+            if before.get("current") == sha256:  # nothing to ship; leave previous.pkl as it is
+                ok, why = _activate(model_dir, sha256, timing, progress, name)
+                return result(DEPLOYED, "already current.pkl", sha256) if ok else result(
+                    FAILED, f"already current.pkl, but {why}")
             tmp = model_dir.temp_name()
+            progress(name, f"uploading {size} bytes")
             with open(weights, "rb") as source:
                 model_dir.upload(source, tmp, sha256,
                                  lambda sent: progress(name, f"uploading {100 * sent // max(size, 1)}%"))
