@@ -31,10 +31,11 @@ def _add_common(p: argparse.ArgumentParser) -> None:
     ssh.add_argument("--user", help="remote user (inventory ansible_user wins)")
     ssh.add_argument("--port", type=int, help="SSH port (inventory ansible_port wins)")
     ssh.add_argument("--identity", type=Path, help="private key file (inventory ansible_ssh_private_key_file wins)")
-    ssh.add_argument("--ssh-config", type=Path, help="use this ssh config file instead of ~/.ssh/config (ssh -F)")
+    ssh.add_argument("--ssh-config", type=Path, help="use this ssh config file instead of ~/.ssh/config and /etc/ssh/ssh_config (ssh -F)")
     ssh.add_argument("--accept-new", action="store_true",
                      help="trust unknown host keys on first use (default: refuse them, showing the fingerprint)")
-    ssh.add_argument("--connect-timeout", type=int, default=SshOptions.connect_timeout_s, metavar="S")
+    ssh.add_argument("--connect-timeout", type=int, default=SshOptions.connect_timeout_s, metavar="S",
+                     help=f"seconds to connect to each host (default {SshOptions.connect_timeout_s})")
     dev = p.add_argument_group("device side (inventory anpr_* variables win)")
     dev.add_argument("--sudo", action="store_true", help="run device-side commands through `sudo -n`")
     dev.add_argument("--model-dir", default=DEFAULT_MODEL_DIR, help=f"default {DEFAULT_MODEL_DIR}")

@@ -137,8 +137,9 @@ def deploy_host(plan: Plan, weights: Path, sha256: str, ssh: SshOptions, timing:
             return result(FAILED, f"{exc} (after the new model was renamed into current.pkl; check the device "
                                   f"and use `training_host rollback {name}` if needed)")
         return result(exc.kind, str(exc))
-    except OSError as exc:
-        return result(FAILED, f"{type(exc).__name__}: {exc}")
+    except Exception as exc:  # one host's surprise must not abort the other hosts' deploys
+        return result(FAILED, f"{type(exc).__name__}: {exc}" + (" (after the rename into current.pkl)"
+                                                                 if promoted else ""))
 
 
 def rollback_host(plan: Plan, ssh: SshOptions, timing: Timing, progress: Progress) -> HostResult:
@@ -156,6 +157,9 @@ def rollback_host(plan: Plan, ssh: SshOptions, timing: Timing, progress: Progres
             before = model_dir.prepare()
             if "previous" not in before:
                 return result(REFUSED, f"no previous.pkl in {plan.device.model_dir}: nothing to roll back to")
+            if before["previous"] == before.get("current"):
+                return result(REFUSED, "previous.pkl is the model current.pkl already holds: nothing to roll back to",
+                              before["previous"])
             progress(name, "validating previous.pkl on the device")
             model_dir.check_model(f"{plan.device.model_dir.rstrip('/')}/previous.pkl")
             progress(name, "swapping previous and current")
@@ -170,6 +174,8 @@ def rollback_host(plan: Plan, ssh: SshOptions, timing: Timing, progress: Progres
                           before.get("current", ""))
     except (SshError, DeviceError) as exc:
         return result(exc.kind, str(exc))
+    except Exception as exc:  # one host's surprise must not abort the other hosts' rollbacks
+        return result(FAILED, f"{type(exc).__name__}: {exc}")
 
 
 class ProgressDisplay:

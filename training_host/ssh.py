@@ -152,12 +152,15 @@ class Session:
         log = self._dir / "master.log"
         # The master forks into the background and keeps its stderr: give it a file, not a pipe, or
         # reading the pipe would wait for the master to exit.
+        limit = self.options.connect_timeout_s * 3 + 5  # connect, key exchange, auth, a ProxyJump hop
         with open(log, "wb") as err:
-            proc = subprocess.run(
-                self._args(master=True) + [self.target.destination, "true"],
-                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=err,
-                timeout=self.options.connect_timeout_s * 3 + 5,
-            )
+            try:
+                proc = subprocess.run(
+                    self._args(master=True) + [self.target.destination, "true"],
+                    stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=err, timeout=limit,
+                )
+            except subprocess.TimeoutExpired as exc:
+                raise SshError("unreachable", f"no SSH session after {limit} s (connect/authentication hung)") from exc
         if proc.returncode != 0:
             raise self._classify(log.read_text(errors="replace"))
 
@@ -228,10 +231,11 @@ class Session:
 
     def close(self) -> None:
         if self._control.exists():
-            subprocess.run(
-                self._args(master=False) + ["-O", "exit", self.target.destination],
-                stdin=subprocess.DEVNULL, capture_output=True, timeout=10,
-            )
+            try:
+                subprocess.run(self._args(master=False) + ["-O", "exit", self.target.destination],
+                               stdin=subprocess.DEVNULL, capture_output=True, timeout=10)
+            except subprocess.TimeoutExpired:
+                pass  # the master exits by itself after CONTROL_PERSIST_S idle
         shutil.rmtree(self._dir, ignore_errors=True)
 
 
