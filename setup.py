@@ -16,6 +16,7 @@ setup(
         "pydantic>=2.5",
         "platformdirs>=3",
         "tqdm>=4.60",
+        "threadpoolctl>=3",
         "pyyaml>=6",  # training_host deploy: Ansible YAML inventories
     ],
     extras_require={

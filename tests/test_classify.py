@@ -40,6 +40,8 @@ def test_numpy_engine_labels_come_from_the_class_list(chars):
     np.testing.assert_allclose(probs.sum(axis=1), 1.0, rtol=1e-5)
     assert labels == ["XYZ"[i] for i in probs.argmax(axis=1)]
     assert set(labels) <= set("XYZ")
+    _, unlimited = CharClassifier(w, blas_threads=None).classify(chars)  # BLAS thread cap changes no result
+    np.testing.assert_allclose(unlimited, probs, rtol=1e-6)
 
 
 def test_loads_from_a_path_and_reports_its_sha256(tmp_path, chars):

@@ -1,0 +1,261 @@
+"""Training speed of the character CNN per PyTensor mode vs the same network in PyTorch, and the
+latency of classifying one plate (8 characters) per engine.
+
+Each measurement runs in its own process (PyTensor's flags are fixed at import, and a NUMBA compile
+should not inflate the others' memory). The machine may be shared, so every figure is the best of
+several timed blocks, with the median beside it. Training data is random: speed does not depend on
+the pixels. PyTorch (`torch==2.13.0`, the "bench" extra) is optional; without it its rows say so.
+
+    python benchmarks/bench_training.py --out bench-results/training.json [--skip-numba]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+BATCH_SIZE = 128
+STEPS_PER_BLOCK = 20
+BLOCKS = 4
+WARMUP_STEPS = 3
+PLATE_CHARS = 8
+LATENCY_CALLS = 1000
+WORKER_TIMEOUT_S = 900
+GOAL_TRAIN_RATIO = 1.0
+GOAL_PLATE_MS = 1.0
+
+
+def _batch(n: int, n_classes: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    return rng.random((n, 28, 28), dtype=np.float32), rng.integers(0, n_classes, n).astype(np.int32)
+
+
+def _blocks(step, batch_size: int, steps: int, blocks: int) -> dict:
+    rates = []
+    for _ in range(blocks):
+        t = time.perf_counter()
+        for _ in range(steps):
+            step()
+        rates.append(steps * batch_size / (time.perf_counter() - t))
+    return {"samples_per_s": round(max(rates), 1), "samples_per_s_median": round(float(np.median(rates)), 1)}
+
+
+def _latency(fn, calls: int) -> dict:
+    for _ in range(20):
+        fn()
+    times = []
+    for _ in range(calls):
+        t = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t)
+    return {"ms_median": round(float(np.median(times)) * 1e3, 4), "ms_p90": round(float(np.percentile(times, 90)) * 1e3, 4)}
+
+
+def worker_pytensor(mode: str, batch_size: int, steps: int, blocks: int) -> dict:
+    from anpr import network
+    from anpr.compile_cache import ensure_configured
+
+    ensure_configured()
+    import pytensor
+
+    from anpr.graph import compile_training
+
+    arch = network.Architecture()
+    x, y = _batch(batch_size, arch.n_classes)
+    mask = np.ones(batch_size, np.float32)
+    t = time.perf_counter()
+    fns = compile_training(network.init_params(arch, 0), arch, mode, batch_size=batch_size if mode == "JAX" else None)
+    fns.step(x, y, mask)  # JAX and NUMBA compile lazily, at the first call
+    compile_s = time.perf_counter() - t
+    for _ in range(WARMUP_STEPS):
+        fns.step(x, y, mask)
+    out = _blocks(lambda: fns.step(x, y, mask), batch_size, steps, blocks)
+    out.update(compile_s=round(compile_s, 1), blas_ldflags=pytensor.config.blas__ldflags)
+    return out
+
+
+def torch_model(n_classes: int):
+    import torch.nn as nn
+
+    return nn.Sequential(nn.Conv2d(1, 16, 5), nn.ReLU(), nn.MaxPool2d(2), nn.Conv2d(16, 32, 5), nn.ReLU(),
+                         nn.MaxPool2d(2), nn.Flatten(), nn.Linear(512, 128), nn.ReLU(), nn.Linear(128, n_classes))
+
+
+def worker_torch(batch_size: int, steps: int, blocks: int, threads: int | None) -> dict:
+    import torch
+
+    if threads:
+        torch.set_num_threads(threads)
+    torch.manual_seed(0)
+    model = torch_model(36)
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    loss_fn = torch.nn.CrossEntropyLoss()
+    x, y = _batch(batch_size, 36)
+    xt, yt = torch.from_numpy(x[:, None]), torch.from_numpy(y.astype(np.int64))
+
+    def step() -> None:
+        opt.zero_grad()
+        loss_fn(model(xt), yt).backward()
+        opt.step()
+
+    for _ in range(WARMUP_STEPS):
+        step()
+    out = _blocks(step, batch_size, steps, blocks)
+    out.update(threads=torch.get_num_threads(), version=torch.__version__)
+    model.eval()
+    xp = torch.from_numpy(x[:PLATE_CHARS, None])
+
+    def infer() -> None:
+        with torch.no_grad():
+            torch.softmax(model(xp), dim=1)
+
+    out["plate_latency"] = _latency(infer, LATENCY_CALLS)
+    return out
+
+
+def worker_latency(engine: str, mode: str) -> dict:
+    from anpr import network
+    from anpr.classify import CharClassifier
+    from anpr.weights import FORMAT_VERSION, Weights
+
+    arch = network.Architecture()
+    w = Weights(FORMAT_VERSION, network.DEFAULT_CLASSES, 28, network.init_params(arch, 0), {})
+    t = time.perf_counter()
+    clf = CharClassifier(w, engine=engine, mode=mode)
+    x, _ = _batch(PLATE_CHARS, arch.n_classes)
+    clf.classify(x)
+    setup_s = time.perf_counter() - t
+    out = _latency(lambda: clf.classify(x), LATENCY_CALLS)
+    out["setup_s"] = round(setup_s, 2)
+    return out
+
+
+def run_worker(args: list[str], options: list[str], env_extra: dict | None = None) -> dict:
+    env = dict(os.environ)
+    env.update(env_extra or {})
+    cmd = [sys.executable, str(Path(__file__).resolve()), *options, "--worker", *args]
+    try:
+        proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=WORKER_TIMEOUT_S)
+    except subprocess.TimeoutExpired:
+        return {"error": f"timed out after {WORKER_TIMEOUT_S} s"}
+    if proc.returncode != 0:
+        tail = (proc.stderr or proc.stdout).strip().splitlines()[-1:] or ["no output"]
+        return {"error": f"exit {proc.returncode}: {tail[0][:200]}"}
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def have(module: str) -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec(module) is not None
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--out", type=Path, help="write the figures here as JSON")
+    ap.add_argument("--modes", default="CVM,NUMBA,JAX", help="PyTensor modes to train with (default: %(default)s)")
+    ap.add_argument("--skip-numba", action="store_true", help="leave out NUMBA (its first compile takes minutes)")
+    ap.add_argument("--no-blas-compare", action="store_true", help="skip the CVM run without BLAS")
+    ap.add_argument("--batch-size", type=int, default=BATCH_SIZE)
+    ap.add_argument("--steps", type=int, default=STEPS_PER_BLOCK, help="training steps per timed block")
+    ap.add_argument("--blocks", type=int, default=BLOCKS, help="timed blocks (best and median are reported)")
+    ap.add_argument("--worker", nargs="+", help=argparse.SUPPRESS)
+    args = ap.parse_args(argv)
+
+    if args.worker:
+        kind, *rest = args.worker
+        if kind == "pytensor":
+            result = worker_pytensor(rest[0], args.batch_size, args.steps, args.blocks)
+        elif kind == "torch":
+            result = worker_torch(args.batch_size, args.steps, args.blocks, int(rest[0]) if rest else None)
+        else:
+            result = worker_latency(rest[0], rest[1])
+        print(json.dumps(result))
+        return 0
+
+    modes = [m.strip().upper() for m in args.modes.split(",") if m.strip()]
+    if args.skip_numba and "NUMBA" in modes:
+        modes.remove("NUMBA")
+    common = ["--batch-size", str(args.batch_size), "--steps", str(args.steps), "--blocks", str(args.blocks)]
+    training: dict[str, dict] = {}
+    notes: list[str] = []
+
+    if have("torch"):
+        print("training: PyTorch ...", flush=True)
+        training["PyTorch"] = run_worker(["torch"], common)
+        # On a busy machine PyTorch's OpenMP threads can lose to one thread; compare with its best.
+        print("training: PyTorch, 1 thread ...", flush=True)
+        training["PyTorch 1 thread"] = run_worker(["torch", "1"], common)
+    else:
+        training["PyTorch"] = {"error": "torch not installed (pip install '.[bench]'; torch==2.13.0 wheel)"}
+        notes.append("PyTorch skipped: not installed")
+    for mode in modes:
+        if mode == "JAX" and not have("jax"):
+            training[mode] = {"error": "jax not installed (pip install '.[jax]')"}
+            notes.append("JAX skipped: jax not installed")
+            continue
+        print(f"training: PyTensor {mode} ...", flush=True)
+        training[mode] = run_worker(["pytensor", mode], common)
+    if "CVM" in modes and not args.no_blas_compare:
+        print("training: PyTensor CVM without BLAS ...", flush=True)
+        flags = os.environ.get("PYTENSOR_FLAGS", "")
+        training["CVM (no BLAS)"] = run_worker(["pytensor", "CVM"], common, {"PYTENSOR_FLAGS": ",".join(filter(None, [flags, "blas__ldflags="]))})
+
+    latency: dict[str, dict] = {}
+    for engine, mode in [("numpy", "-"), ("pytensor", "CVM")] + ([("pytensor", "JAX")] if have("jax") else []):
+        print(f"latency: {engine} {mode} ...", flush=True)
+        latency[f"{engine} {mode}".strip(" -")] = run_worker(["latency", engine, mode if mode != "-" else "CVM"], common)
+    for name in ("PyTorch", "PyTorch 1 thread"):
+        if "plate_latency" in training.get(name, {}):
+            latency[f"{name} (reference)"] = training[name].pop("plate_latency")
+
+    torch_rates = [r["samples_per_s"] for k, r in training.items() if k.startswith("PyTorch") and "samples_per_s" in r]
+    ref = max(torch_rates) if torch_rates else None
+    print(f"\nTraining, batch {args.batch_size}, best of {args.blocks} blocks of {args.steps} steps "
+          f"({os.cpu_count()} CPUs{', load ' + '%.1f' % os.getloadavg()[0] if hasattr(os, 'getloadavg') else ''})")
+    print(f"{'backend':<18}{'samples/s':>11}{'median':>10}{'vs torch':>10}{'compile s':>11}   (vs the faster PyTorch row)")
+    for name, r in training.items():
+        if "error" in r:
+            print(f"{name:<18}  {r['error']}")
+            continue
+        ratio = f"{r['samples_per_s'] / ref:.2f}x" if ref else "-"
+        r["vs_torch"] = round(r["samples_per_s"] / ref, 2) if ref else None
+        print(f"{name:<18}{r['samples_per_s']:>11.0f}{r['samples_per_s_median']:>10.0f}{ratio:>10}"
+              f"{r.get('compile_s', '-'):>11}")
+    print(f"\nClassify one plate ({PLATE_CHARS} characters), {LATENCY_CALLS} calls")
+    print(f"{'engine':<30}{'median ms':>11}{'p90 ms':>9}{'setup s':>9}")
+    for name, r in latency.items():
+        if "error" in r:
+            print(f"{name:<30}  {r['error']}")
+            continue
+        print(f"{name:<30}{r['ms_median']:>11.3f}{r['ms_p90']:>9.3f}{r.get('setup_s', '-'):>9}")
+    best_train = max((r.get("vs_torch") or 0) for k, r in training.items() if not k.startswith("PyTorch") and "error" not in r) \
+        if ref else None
+    numpy_ms = latency.get("numpy", {}).get("ms_median")
+    print(f"\ngoals: training >= {GOAL_TRAIN_RATIO}x PyTorch: "
+          f"{'n/a' if best_train is None else ('met' if best_train >= GOAL_TRAIN_RATIO else 'NOT met') + f' (best {best_train}x)'}; "
+          f"plate <= {GOAL_PLATE_MS} ms (numpy): {'n/a' if numpy_ms is None else ('met' if numpy_ms <= GOAL_PLATE_MS else 'NOT met')}")
+    for n in notes:
+        print(n)
+
+    result = {"batch_size": args.batch_size, "steps_per_block": args.steps, "blocks": args.blocks,
+              "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()},
+              "training": training, "plate_latency": latency, "notes": notes}
+    if args.out:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(json.dumps(result, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
