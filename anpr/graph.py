@@ -32,6 +32,7 @@ ADAM_BETA1 = 0.9
 ADAM_BETA2 = 0.999
 ADAM_EPS = 1e-8
 WEIGHT_DECAY = 1e-4
+JAX_INFERENCE_BATCH = 32  # JAX compiles one fixed shape; inputs are padded / split to it
 
 
 _jax_patched = False
@@ -128,10 +129,10 @@ def pad_batch(x: np.ndarray, batch_size: int) -> tuple[np.ndarray, int]:
 def compile_inference(params: dict[str, np.ndarray], arch: Architecture, mode: str = DEFAULT_MODE,
                       batch_size: int | None = None) -> Callable[[np.ndarray], np.ndarray]:
     """Compiled probabilities function x (N,S,S) float32 -> (N, C). JAX gets a fixed batch size
-    (default 32) and pads/splits inputs itself."""
+    (default JAX_INFERENCE_BATCH) and pads/splits inputs itself."""
     mode = check_mode(mode)
     if mode == "JAX" and batch_size is None:
-        batch_size = 32
+        batch_size = JAX_INFERENCE_BATCH
     x = _input(arch, batch_size)
     consts = {k: pt.constant(np.asarray(v, np.float32), name=k) for k, v in params.items()}
     fn = pytensor.function([x], softmax(logits_graph(consts, x, arch), axis=-1), mode=mode)

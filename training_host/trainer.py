@@ -152,13 +152,11 @@ class Trainer:
         return loss_sum / len(X), acc_sum / len(X)
 
     def _batch(self, fns, X: np.ndarray, y: np.ndarray, idx: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        from anpr.graph import pad_batch
+
         xb, yb, mb = X[idx], y[idx], np.ones(len(idx), np.float32)
-        size = fns.batch_size
-        if size is not None and len(idx) < size:  # JAX: fixed shapes, so pad and mask the tail
-            pad = size - len(idx)
-            xb = np.concatenate([xb, np.zeros((pad,) + xb.shape[1:], np.float32)])
-            yb = np.concatenate([yb, np.zeros(pad, np.int32)])
-            mb = np.concatenate([mb, np.zeros(pad, np.float32)])
+        if fns.batch_size is not None:  # JAX: fixed shapes, so pad the tail and mask the padding out
+            (xb, _), (yb, _), (mb, _) = (pad_batch(a, fns.batch_size) for a in (xb, yb, mb))
         return xb, yb, mb
 
     def _evaluate(self, fns, X: np.ndarray, y: np.ndarray) -> tuple[float, float]:
