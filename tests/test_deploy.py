@@ -254,6 +254,7 @@ def test_killed_deploy_leaves_current_intact(fleet, weights, tmp_path):
                 break
             time.sleep(0.05)
         assert partial, "the upload never started"
+        size_at_kill = partial[0].stat().st_size
         os.kill(proc.pid, signal.SIGKILL)  # the deploy process itself, mid-upload
         proc.wait()
     finally:
@@ -264,7 +265,9 @@ def test_killed_deploy_leaves_current_intact(fleet, weights, tmp_path):
         except ProcessLookupError:
             pass
     time.sleep(1)
-    assert partial[0].stat().st_size < weights["big"].stat().st_size  # it really was cut short
+    assert size_at_kill < weights["big"].stat().st_size  # it really was killed mid-upload
+    # Whatever reached the device stays a temp file (kept, or removed by the device-side script).
+    assert all(p.stat().st_size < weights["big"].stat().st_size for p in device.model_dir.glob(".incoming-*.pkl"))
     assert device.model_dir.joinpath("current.pkl").read_bytes() == weights["old"].read_bytes()
     assert device.model_dir.joinpath("current.pkl.sha256").read_text().split()[0] == sha(weights["old"])
     assert not device.model_dir.joinpath("previous.pkl").exists()
