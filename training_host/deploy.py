@@ -150,6 +150,8 @@ def _finish(results: list[rollout.HostResult], good: str, json_path: Path | None
 
 
 def _setup(args: argparse.Namespace) -> tuple[list[rollout.Plan], SshOptions, rollout.Timing]:
+    if args.parallel < 1:
+        raise ValueError(f"--parallel {args.parallel}: use 1 or more")
     if shutil.which("ssh") is None:
         raise ValueError("the OpenSSH client `ssh` is not installed: apt-get install openssh-client")
     return _plans(args, _entries(args)), _ssh_options(args), rollout.Timing(health_timeout_s=args.health_timeout)
@@ -162,8 +164,6 @@ def run_deploy(args: argparse.Namespace) -> int:
         if not weights.is_file():
             raise ValueError(f"weights file {weights} does not exist: pass the .pkl written by `training_host train`")
         sha = _sha256(weights) if args.no_local_check else _local_check(weights)
-        if args.parallel < 1:
-            raise ValueError(f"--parallel {args.parallel}: use 1 or more")
     except (ValueError, InventoryError) as exc:
         print(f"training_host deploy: {exc}", file=sys.stderr)
         return EXIT_USAGE
@@ -190,8 +190,6 @@ def run_deploy(args: argparse.Namespace) -> int:
 def run_rollback(args: argparse.Namespace) -> int:
     try:
         plans, ssh, timing = _setup(args)
-        if args.parallel < 1:
-            raise ValueError(f"--parallel {args.parallel}: use 1 or more")
     except (ValueError, InventoryError) as exc:
         print(f"training_host rollback: {exc}", file=sys.stderr)
         return EXIT_USAGE
