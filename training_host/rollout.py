@@ -196,7 +196,7 @@ class ProgressDisplay:
         with self.lock:
             if self.quiet or self.last.get(host) == what:
                 return
-            if what.startswith("uploading") and self.bar is None and not what.endswith(("0%", "100%")):
+            if self.bar is None and what.startswith("uploading") and what.endswith("%") and what != "uploading 100%":
                 return  # on a pipe, only the start and end of an upload
             self.last[host] = what
             if self.bar is not None:
