@@ -38,14 +38,14 @@ class Params:
     # fraction of the candidate's box that the closed edge blob must fill
     cand_min_fill: float = 0.35
     # at most this many candidates (best edge evidence first) go on to segmentation
-    max_candidates: int = 12
+    max_candidates: int = 8
     # two candidates overlapping more than this (IoU) count as one
     cand_nms_iou: float = 0.5
 
     # --- rectification
     # margin added around a candidate before warping (fraction of its width / height)
     rect_margin_x: float = 0.3
-    rect_margin_y: float = 0.45
+    rect_margin_y: float = 0.3
     # height in pixels of the rectified crop handed to segmentation
     rect_height: int = 72
     # residual tilt (degrees) measured on the characters is undone up to this angle
@@ -56,11 +56,19 @@ class Params:
     refine_char_height_frac: float = 0.45
     refine_pad_x: float = 0.8
     refine_score_slack: float = 0.5
+    # re-warping repeats (up to this many times in all) while the line keeps gaining characters and
+    # its outer characters come closer than refine_edge_frac character heights to the crop's sides
+    refine_rounds: int = 3
+    refine_edge_frac: float = 0.5
     # reported plate box: the characters' span widened by these many character heights
     plate_margin_x: float = 0.35
     plate_margin_y: float = 0.25
 
     # --- segmentation
+    # binarizations tried on a candidate's first crop (the re-warped crop tries adaptive and otsu)
+    first_pass_methods: tuple[str, ...] = ("adaptive",)
+    # at most this many first-pass lines (most characters first) are re-warped and read
+    max_refine: int = 8
     # adaptive-threshold block (fraction of crop height, made odd) and offset
     adaptive_block_frac: float = 0.45
     adaptive_c: float = 10.0
@@ -68,7 +76,7 @@ class Params:
     line_min_width_frac: float = 0.3
     line_min_height_frac: float = 0.75
     # character blob size relative to the rectified crop height
-    char_min_height_frac: float = 0.22
+    char_min_height_frac: float = 0.14
     char_max_height_frac: float = 0.95
     # character width / height
     char_min_aspect: float = 0.08
@@ -90,17 +98,27 @@ class Params:
     char_pad_frac: float = 0.08
 
     # --- recognition and ranking
+    # plate confidence from character probabilities: "geo" (geometric mean) or "min"
+    confidence_mode: str = "geo"
     # a plate read is reported when its confidence is at least this
     min_confidence: float = 0.10
     # at most this many plates per frame
     max_plates: int = 4
     # region format rescoring: a confusable alternative replaces the CNN's choice when the format
     # wants it and its probability is at least this fraction of the CNN's top probability
-    format_swap_ratio: float = 0.02
+    format_swap_ratio: float = 0.0
     # confidence multiplier for a reading that fits none of the region's formats
     format_miss_penalty: float = 0.6
     # gain in ranking score per segmented character (prefers full plates over fragments)
     rank_per_char: float = 0.05
+    # up to this many outer characters on each side may be dropped, each costing this much rank
+    max_trim: int = 1
+    trim_cost: float = 0.06
+    # a line whose share of thin blobs (width < thin_char_aspect * height) exceeds the allowance is
+    # penalized in rank by the excess times thin_line_penalty (grilles read as IIII1111)
+    thin_char_aspect: float = 0.3
+    thin_line_allowance: float = 0.35
+    thin_line_penalty: float = 1.0
 
     @classmethod
     def from_dict(cls, values: Mapping[str, Any] | None) -> "Params":
@@ -114,7 +132,9 @@ class Params:
         coerced: dict[str, Any] = {}
         for key, value in values.items():
             default = getattr(cls(), key)
-            if isinstance(default, tuple):
+            if isinstance(default, tuple) and default and isinstance(default[0], str):
+                coerced[key] = tuple(str(v) for v in value)
+            elif isinstance(default, tuple):
                 coerced[key] = tuple(tuple(int(v) for v in pair) for pair in value)
             elif isinstance(default, bool) or not isinstance(default, (int, float)):
                 coerced[key] = value
@@ -137,6 +157,11 @@ class Params:
             raise ValueError(f"max_pixels={self.max_pixels} must be at least 1")
         if not 0 < self.work_min_side <= self.work_max_side:
             raise ValueError(f"need 0 < work_min_side ({self.work_min_side}) <= work_max_side ({self.work_max_side})")
+        bad = [m for m in self.first_pass_methods if m not in ("adaptive", "otsu")]
+        if bad or not self.first_pass_methods:
+            raise ValueError(f"first_pass_methods={self.first_pass_methods!r}: use 'adaptive' and/or 'otsu'")
+        if self.confidence_mode not in ("geo", "min"):
+            raise ValueError(f"confidence_mode={self.confidence_mode!r}: use 'geo' or 'min'")
         if self.min_chars > self.max_chars:
             raise ValueError(f"min_chars ({self.min_chars}) exceeds max_chars ({self.max_chars})")
         if self.rect_height < 24:

@@ -8,7 +8,7 @@ overlapping reads of one plate collapse to the best, and several plates per fram
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +17,7 @@ import numpy as np
 from .charcrop import normalize_chars
 from .localize import Candidate, find_candidates, iou, to_gray
 from .params import Params
-from .recognize import Reading, decode, rank_score
+from .recognize import Reading, decode, line_factor
 from .rectify import PlateCrop, crop_candidate, deskew_angle, rewarp
 from .regions import formats_for
 from .segment import Segmentation, char_crops, segment
@@ -75,11 +75,32 @@ class PlateReader:
         if trace is not None:
             trace["candidates"] = cands
         out: list[Hypothesis] = []
+        first: list[Hypothesis] = []
         for cand in cands:
             crop = crop_candidate(gray, cand.rect, p)
-            for seg in segment(crop.gray, p):
-                out.append(self.refine(gray, Hypothesis(cand, crop, seg)))
+            for seg in segment(crop.gray, p, methods=p.first_pass_methods):
+                first.append(Hypothesis(cand, crop, seg))
+        # only the most character-like lines are worth a second, finer look
+        first.sort(key=lambda h: -h.seg.score)
+        out = []
+        for h in first[: p.max_refine]:
+            h = self.refine(gray, h)
+            # a line that grew may continue beyond the new view (a candidate that caught half a plate)
+            for _ in range(p.refine_rounds - 1):
+                if not self.line_at_edge(h):
+                    break
+                n = len(h.seg.boxes)
+                h = self.refine(gray, h)
+                if len(h.seg.boxes) <= n:
+                    break
+            out.append(h)
         return out
+
+    def line_at_edge(self, hyp: Hypothesis) -> bool:
+        """Whether the outer characters come close to the crop's sides (the line may go on beyond)."""
+        x, _, w, _ = hyp.seg.span()
+        edge = self.params.refine_edge_frac * hyp.seg.char_height
+        return x < edge or x + w > hyp.crop.gray.shape[1] - edge
 
     def refine(self, gray: np.ndarray, hyp: Hypothesis) -> Hypothesis:
         """Warp again around the character line: level its tilt, normalize the character height and
@@ -92,7 +113,7 @@ class PlateReader:
         ch = hyp.seg.char_height
         pad = p.refine_pad_x * ch
         crop = rewarp(gray, hyp.crop, x - pad, x + w + pad, angle, ch / p.refine_char_height_frac, p)
-        same = [s for s in segment(crop.gray, p) if s.ink_dark == hyp.seg.ink_dark]
+        same = segment(crop.gray, p, polarities=(hyp.seg.ink_dark,))
         if same and same[0].score >= hyp.seg.score - p.refine_score_slack:
             return Hypothesis(hyp.candidate, crop, same[0])
         return hyp
@@ -109,9 +130,25 @@ class PlateReader:
             batches.append(chars)
         _, probs = self.classifier.classify(np.concatenate(batches))
         classes = self.classifier.classes
+        p = self.params
         for h, (start, n) in zip(hyps, spans):
-            h.reading = decode(probs[start : start + n], classes, self.region, self.params)
-            h.rank = rank_score(h.reading, self.params)
+            best = None
+            # the outer characters may be a border piece, a screw or the EU band's country code:
+            # reads without them compete on confidence and format fit (nothing is ever added)
+            for a in range(0, min(p.max_trim, n) + 1):
+                for b in range(0, min(p.max_trim, n) + 1):
+                    if n - a - b < p.min_chars:
+                        continue
+                    reading = decode(probs[start + a : start + n - b], classes, self.region, p)
+                    reading.confidence *= line_factor(h.seg.boxes[a : n - b], p)
+                    key = reading.confidence + p.rank_per_char * min(n - a - b, 7) - p.trim_cost * (a + b)
+                    if best is None or key > best[0]:
+                        best = (key, reading, a, b)
+            assert best is not None
+            _, h.reading, a, b = best
+            h.rank = h.reading.confidence
+            if a or b:
+                h.seg = replace(h.seg, boxes=h.seg.boxes[a : n - b])
 
     # -- the whole frame ----------------------------------------------------------------------
     def read(self, image: np.ndarray, debug_dir: Path | None = None) -> list[PlateRead]:

@@ -1,7 +1,7 @@
 """Turn the CNN's per-character probabilities into plate text, with confidence and format rescoring.
 
-The CNN reads each character crop on its own; the plate's confidence is the smallest character
-probability (one doubtful character makes a doubtful plate). Region formats then rescore the
+The CNN reads each character crop on its own; the plate's confidence combines the character
+probabilities (geometric mean by default, or the minimum: `confidence_mode`). Region formats then rescore the
 confusable letter/digit pairs: among the formats of the reading's length, the one whose required
 swaps cost least probability wins; a reading that fits no format keeps its characters and loses
 confidence (`format_miss_penalty`).
@@ -68,15 +68,22 @@ def decode(probs: np.ndarray, classes: str, region: str = "auto", params: Params
         if best is None or score > best[0]:
             best = (score, fitted[0], fitted[1])
     if best is not None:
-        return Reading("".join(best[1]), float(min(best[2])) if best[2] else 0.0, best[2], True)
-    conf = (float(min(confs)) if confs else 0.0) * params.format_miss_penalty
-    return Reading("".join(chars), conf, confs, False)
+        return Reading("".join(best[1]), combine(best[2], params), best[2], True)
+    return Reading("".join(chars), combine(confs, params) * params.format_miss_penalty, confs, False)
 
 
-def rank_score(reading: Reading, params: Params) -> float:
-    """Ranking of hypotheses: geometric-mean character confidence, a bonus for format fit and length."""
-    if not reading.char_confidences:
+def combine(confs: list[float], params: Params) -> float:
+    """Plate confidence from character confidences: geometric mean (`geo`) or minimum (`min`)."""
+    if not confs:
         return 0.0
-    geo = float(np.exp(np.mean(np.log(np.maximum(reading.char_confidences, 1e-9)))))
-    fit = 1.0 if reading.fits_format else params.format_miss_penalty
-    return geo * fit + params.rank_per_char * min(len(reading.text), 7)
+    if params.confidence_mode == "min":
+        return float(min(confs))
+    return float(np.exp(np.mean(np.log(np.maximum(confs, 1e-9)))))
+
+
+def line_factor(boxes: list[tuple[int, int, int, int]], params: Params) -> float:
+    """Confidence factor (0..1) for the line's shape: lines of mostly thin bars are grilles or fences."""
+    if not boxes:
+        return 0.0
+    thin = sum(1 for b in boxes if b[2] < params.thin_char_aspect * b[3]) / len(boxes)
+    return max(0.0, 1.0 - params.thin_line_penalty * max(0.0, thin - params.thin_line_allowance))

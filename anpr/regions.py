@@ -20,8 +20,9 @@ def _german() -> list[str]:
 
 
 FORMATS: dict[str, list[str]] = {
-    # Brazil: the grey ABC1234 plates and the Mercosur ABC1D23
-    "br": ["LLLDDDD", "LLLDLDD"],
+    # Brazil: the grey ABC1234 plates. The Mercosur ABC1D23 is left out on purpose: its letter in
+    # the fifth place would stop the I/1, B/8, S/5 rescoring there on the grey plates.
+    "br": ["LLLDDDD"],
     # Europe: SK/HR/IT/FR style AA123AA, CZ 1A2 3456, PL/others, UK AB12CDE, German, Dutch sidecodes
     "eu": sorted(set(
         ["LLDDDLL", "LLLDDLL", "DLDDDDD", "DLLDDDD", "LLDDDDD", "LLLDDDD", "LLDDLLL", "LLDLDLL",

@@ -11,6 +11,7 @@ alignment tests and drop out. The best line of each polarity is a hypothesis for
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from statistics import median
 
 import cv2
 import numpy as np
@@ -42,14 +43,18 @@ class Segmentation:
         return min(xs), min(ys), max(xs) - min(xs), max(ys) - min(ys)
 
 
-def binarize(gray: np.ndarray, ink_dark: bool, params: Params) -> list[tuple[str, np.ndarray]]:
-    """Binary images (ink = 255) of `gray` for one polarity: adaptive and Otsu."""
-    h = gray.shape[0]
-    block = max(3, int(h * params.adaptive_block_frac) | 1)
+METHODS = ("adaptive", "otsu")
+
+
+def binarize(gray: np.ndarray, ink_dark: bool, method: str, params: Params) -> np.ndarray:
+    """Binary image (ink = 255) of `gray` for one polarity: `adaptive` (local mean) or `otsu` (global)."""
     mode = cv2.THRESH_BINARY_INV if ink_dark else cv2.THRESH_BINARY
-    adaptive = cv2.adaptiveThreshold(gray, 255, cv2.ADAPTIVE_THRESH_MEAN_C, mode, block, params.adaptive_c)
-    _, otsu = cv2.threshold(gray, 0, 255, mode | cv2.THRESH_OTSU)
-    return [("adaptive", adaptive), ("otsu", otsu)]
+    if method == "adaptive":
+        block = max(3, int(gray.shape[0] * params.adaptive_block_frac) | 1)
+        return cv2.adaptiveThreshold(gray, 255, cv2.ADAPTIVE_THRESH_MEAN_C, mode, block, params.adaptive_c)
+    if method == "otsu":
+        return cv2.threshold(gray, 0, 255, mode | cv2.THRESH_OTSU)[1]
+    raise ValueError(f"unknown binarization method {method!r}; use one of {METHODS}")
 
 
 def clear_lines(binary: np.ndarray, params: Params) -> np.ndarray:
@@ -98,26 +103,40 @@ def split_wide(binary: np.ndarray, box: tuple[int, int, int, int], char_h: float
 def char_blobs(binary: np.ndarray, params: Params) -> list[tuple[int, int, int, int]]:
     """Boxes of connected components whose size and shape could be a character."""
     H = binary.shape[0]
-    n, _, stats, _ = cv2.connectedComponentsWithStats(binary, connectivity=8)
+    _, _, stats, _ = cv2.connectedComponentsWithStats(binary, connectivity=8)
     min_h = params.char_min_height_frac * H
     max_h = params.char_max_height_frac * H
+    hs = stats[:, 3]
+    keep = np.nonzero((hs >= min_h) & (hs <= max_h))[0]
     out: list[tuple[int, int, int, int]] = []
-    for i in range(1, n):
-        x, y, w, h, area = (int(v) for v in stats[i])
-        if h < min_h or h > max_h:
+    for i in keep:
+        if i == 0:
             continue
-        parts = split_wide(binary, (x, y, w, h), h, params) if w > params.split_min_aspect * h else [(x, y, w, h)]
+        x, y, w, h, area = stats[i].tolist()
+        if w > params.split_min_aspect * h:
+            parts = split_wide(binary, (x, y, w, h), h, params)
+        else:
+            parts = [(x, y, w, h)]
         for px, py, pw, ph in parts:
             if ph < min_h:
                 continue
             aspect = pw / ph
             if not params.char_min_aspect <= aspect <= params.char_max_aspect:
                 continue
-            fill = np.count_nonzero(binary[py : py + ph, px : px + pw]) / float(pw * ph)
+            if len(parts) > 1:
+                area = int(np.count_nonzero(binary[py : py + ph, px : px + pw]))
+            fill = area / float(pw * ph)
             if not params.char_min_fill <= fill <= params.char_max_fill and aspect > 0.3:
                 continue
             out.append((px, py, pw, ph))
     return out
+
+
+def height_spread(boxes: list[tuple[int, int, int, int]]) -> float:
+    """Coefficient of variation of the boxes' heights (0 for a perfectly even line)."""
+    hs = [b[3] for b in boxes]
+    mean = sum(hs) / len(hs)
+    return (sum((h - mean) ** 2 for h in hs) / len(hs)) ** 0.5 / max(mean, 1.0)
 
 
 def line_members(blobs: list[tuple[int, int, int, int]], ref_h: float, ref_top: float, ref_bot: float,
@@ -147,8 +166,8 @@ def best_line(blobs: list[tuple[int, int, int, int]], params: Params) -> list[tu
         members = line_members(blobs, seed[3], seed[1], seed[1] + seed[3], params)
         if len(members) < 2:
             continue
-        med_h = float(np.median([b[3] for b in members]))
-        med_top = float(np.median([b[1] for b in members]))
+        med_h = float(median([b[3] for b in members]))
+        med_top = float(median([b[1] for b in members]))
         members = line_members(blobs, med_h, med_top, med_top + med_h, params)
         key_members = tuple(members)
         if key_members in seen:
@@ -167,26 +186,25 @@ def best_line(blobs: list[tuple[int, int, int, int]], params: Params) -> list[tu
         for run in runs:
             if len(run) > params.max_chars:
                 continue
-            heights = np.array([b[3] for b in run], np.float64)
-            key = (len(run), -float(heights.std() / max(heights.mean(), 1.0)))
+            key = (len(run), -height_spread(run))
             if key > best_key:
                 best, best_key = run, key
     return best
 
 
-def segment(gray: np.ndarray, params: Params | None = None) -> list[Segmentation]:
+def segment(gray: np.ndarray, params: Params | None = None, polarities: tuple[bool, ...] = (True, False),
+            methods: tuple[str, ...] = METHODS) -> list[Segmentation]:
     """Best character line per polarity (dark ink first), each with at least `min_chars` characters."""
     params = params or Params()
     out: list[Segmentation] = []
-    for ink_dark in (True, False):
+    for ink_dark in polarities:
         best: Segmentation | None = None
-        for method, binary in binarize(gray, ink_dark, params):
-            binary = clear_lines(binary, params)
+        for method in methods:
+            binary = clear_lines(binarize(gray, ink_dark, method, params), params)
             line = best_line(char_blobs(binary, params), params)
             if len(line) < params.min_chars:
                 continue
-            heights = np.array([b[3] for b in line], np.float64)
-            score = len(line) - heights.std() / max(heights.mean(), 1.0)
+            score = len(line) - height_spread(line)
             if best is None or score > best.score:
                 best = Segmentation(line, ink_dark, method, float(score), binary)
         if best is not None:

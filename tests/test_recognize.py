@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from anpr.params import Params
-from anpr.recognize import decode, rank_score
+from anpr.recognize import combine, decode, line_factor
 from anpr.regions import FORMATS, formats_for, partner
 
 CLASSES = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
@@ -27,7 +27,7 @@ def sure(text: str, p: float = 0.98) -> list[dict[str, float]]:
 
 
 def test_plain_reading_and_confidence_is_the_weakest_character():
-    r = decode(probs_for(sure("ABC1234")[:6] + [{"4": 0.7}]), CLASSES, "br")
+    r = decode(probs_for(sure("ABC1234")[:6] + [{"4": 0.7}]), CLASSES, "br", Params(confidence_mode="min"))
     assert r.text == "ABC1234"
     assert r.fits_format
     assert r.confidence == pytest.approx(0.7, abs=1e-6)
@@ -46,9 +46,10 @@ def test_letter_slots_get_letters_back():
     assert decode(probs_for(pos), CLASSES, "br").text == "BRA1234"
 
 
-def test_no_swap_when_the_cnn_gives_the_partner_no_weight():
+def test_no_swap_when_the_cnn_gives_the_partner_too_little_weight():
     pos = sure("ABC") + [{"O": 0.999}] + sure("123")
-    out = decode(probs_for(pos), CLASSES, "br")
+    assert decode(probs_for(pos), CLASSES, "br").text == "ABC0123"  # default: the format decides the pair
+    out = decode(probs_for(pos), CLASSES, "br", Params(format_swap_ratio=0.01))
     assert out.text == "ABCO123"  # left as read, marked as not fitting, confidence lowered
     assert not out.fits_format
     assert out.confidence < 0.999
@@ -73,8 +74,19 @@ def test_regions_and_partners():
         assert partner(a) == b and partner(b) == a
 
 
-def test_rank_prefers_confident_format_fitting_reads():
+def test_confidence_modes_and_format_miss_penalty():
     p = Params()
-    good = decode(probs_for(sure("ABC1234")), CLASSES, "br")
-    bad = decode(probs_for(sure("AB", 0.5)), CLASSES, "br")
-    assert rank_score(good, p) > rank_score(bad, p)
+    assert combine([0.9, 0.4], Params(confidence_mode="min")) == pytest.approx(0.4)
+    assert combine([0.9, 0.4], p) == pytest.approx(0.6, abs=1e-6)
+    fits = decode(probs_for(sure("ABC1234", 0.9)), CLASSES, "br")
+    misses = decode(probs_for(sure("ABCK234", 0.9)), CLASSES, "br")  # K has no digit look-alike
+    assert fits.fits_format and not misses.fits_format
+    assert misses.confidence == pytest.approx(fits.confidence * p.format_miss_penalty, rel=1e-3)
+
+
+def test_lines_of_thin_bars_lose_confidence():
+    p = Params()
+    chars = [(10 + 30 * i, 20, 18, 30) for i in range(7)]
+    bars = [(10 + 12 * i, 20, 4, 30) for i in range(7)]
+    assert line_factor(chars, p) == 1.0
+    assert line_factor(bars, p) < 0.7
