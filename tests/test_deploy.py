@@ -73,11 +73,12 @@ def weights(tmp_path_factory) -> dict[str, Path]:
     return files
 
 
-def run_cli(fleet: LoopbackFleet, tmp_path: Path, *args: str) -> tuple[int, dict[str, dict], str]:
+def run_cli(fleet: LoopbackFleet, tmp_path: Path, *args: str,
+            env: dict | None = None) -> tuple[int, dict[str, dict], str]:
     """Run the real CLI in a subprocess; exit code, per-host results (from --json) and its output."""
     out = tmp_path / f"results-{time.monotonic_ns()}.json"
     proc = subprocess.run([sys.executable, "-m", "training_host.cli", *args, "--ssh-config", str(fleet.ssh_config),
-                           "--json", str(out)], capture_output=True, text=True, cwd=ROOT, timeout=300)
+                           "--json", str(out)], capture_output=True, text=True, cwd=ROOT, timeout=300, env=env)
     results = {r["name"]: r for r in json.loads(out.read_text())} if out.exists() else {}
     return proc.returncode, results, proc.stdout + proc.stderr
 
@@ -296,6 +297,32 @@ def test_sudo_and_a_second_deploy_of_the_same_file(fleet, weights, tmp_path):
     assert rc == 0, output
     assert results["cam-f1"]["outcome"] == "deployed" and results["cam-f1"]["reason"] == "already current.pkl"
     assert device.model_dir.joinpath("previous.pkl").read_bytes() == weights["old"].read_bytes()
+
+
+def test_key_from_ssh_agent(fleet, weights, tmp_path):
+    # This host's ssh config names no key: the client key is only in an ssh-agent started here.
+    (device,) = start_devices(fleet, ["agent-cam"], weights["old"])
+    inventory = fleet.write_inventory(tmp_path / "hosts.ini", [device.name])
+    no_agent = {k: v for k, v in os.environ.items() if k != "SSH_AUTH_SOCK"}
+    rc, results, output = run_cli(fleet, tmp_path, "deploy", str(weights["new"]), "-i", str(inventory), env=no_agent)
+    assert rc == 1 and results["agent-cam"]["outcome"] == "unreachable", output
+    assert "Permission denied" in results["agent-cam"]["reason"]
+
+    sock = tmp_path / "agent.sock"
+    agent = subprocess.Popen(["ssh-agent", "-D", "-a", str(sock)], stdout=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 10
+        while not sock.exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        with_agent = {**no_agent, "SSH_AUTH_SOCK": str(sock)}
+        subprocess.run(["ssh-add", "-q", str(fleet.client_key)], env=with_agent, check=True, capture_output=True)
+        rc, results, output = run_cli(fleet, tmp_path, "deploy", str(weights["new"]), "-i", str(inventory),
+                                      env=with_agent)
+    finally:
+        agent.terminate()
+        agent.wait()
+    assert rc == 0 and results["agent-cam"]["outcome"] == "deployed", output
+    assert device.status()["model_sha256"] == sha(weights["new"])
 
 
 def test_dry_run_connects_to_nothing(fleet, weights, tmp_path):

@@ -31,7 +31,8 @@ def _add_common(p: argparse.ArgumentParser) -> None:
     ssh.add_argument("--user", help="remote user (inventory ansible_user wins)")
     ssh.add_argument("--port", type=int, help="SSH port (inventory ansible_port wins)")
     ssh.add_argument("--identity", type=Path, help="private key file (inventory ansible_ssh_private_key_file wins)")
-    ssh.add_argument("--ssh-config", type=Path, help="use this ssh config file instead of ~/.ssh/config and /etc/ssh/ssh_config (ssh -F)")
+    ssh.add_argument("--ssh-config", type=Path,
+                     help="use this ssh config file instead of ~/.ssh/config and /etc/ssh/ssh_config (ssh -F)")
     ssh.add_argument("--accept-new", action="store_true",
                      help="trust unknown host keys on first use (default: refuse them, showing the fingerprint)")
     ssh.add_argument("--connect-timeout", type=int, default=SshOptions.connect_timeout_s, metavar="S",

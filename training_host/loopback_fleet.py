@@ -25,7 +25,7 @@ from pathlib import Path
 
 SSHD = "/usr/sbin/sshd"
 # Device names starting with these get a special ssh config block instead of a plain alias.
-SPECIAL_PREFIXES = ("unknown-key-", "changed-key-", "corrupting-", "slow-", "down-")
+SPECIAL_PREFIXES = ("unknown-key-", "changed-key-", "agent-", "corrupting-", "slow-", "down-")
 START_TIMEOUT_S = 15.0  # sshd listening / daemon writing its first status
 DAEMON_READY_TIMEOUT_S = 120.0  # a daemon's first start imports numpy/OpenCV on a busy 2-core machine
 
@@ -263,6 +263,8 @@ class LoopbackFleet:
         blocks.append(f"Host changed-key-*\n  HostName 127.0.0.1\n  Port {self.port}\n  User {self.user}\n"
                       f"  IdentitiesOnly yes\n  IdentityFile {self.client_key}\n"
                       f"  UserKnownHostsFile {self.wrong_known_hosts}\n")
+        blocks.append(f"Host agent-*\n  HostName 127.0.0.1\n  Port {self.port}\n  User {self.user}\n"
+                      f"  UserKnownHostsFile {self.known_hosts}\n")  # no IdentityFile: keys from ssh-agent
         blocks.append(f"Host corrupting-*\n  HostName 127.0.0.1\n  Port {self.port}\n  User {self.user}\n"
                       f"  IdentitiesOnly yes\n  IdentityFile {self.corrupting_key}\n"
                       f"  UserKnownHostsFile {self.known_hosts}\n")

@@ -57,7 +57,8 @@ class SshOptions:
         if self.connect_timeout_s <= 0:
             raise ValueError(f"connect timeout {self.connect_timeout_s} s must be positive")
         if self.config_file is not None and not Path(self.config_file).is_file():
-            raise ValueError(f"ssh config file {self.config_file} does not exist: pass an existing file to --ssh-config")
+            raise ValueError(f"ssh config file {self.config_file} does not exist: pass an existing file to "
+                             "--ssh-config")
         if self.identity is not None and not Path(self.identity).is_file():
             raise ValueError(f"identity file {self.identity} does not exist: pass a private key file to --identity")
 
