@@ -188,7 +188,7 @@ def test_interval_trigger_fires_at_once_then_every_period() -> None:
     assert first is not None
     assert trig.wait(0.01) is None  # not due yet
     second = trig.wait(1.0)
-    assert second is not None and second - first == pytest.approx(0.2)
+    assert second is not None and second - first >= 0.2 - 1e-6  # never before its period
     trig.interrupt()
     assert trig.wait(1.0) is None  # interrupted before the slot
 

@@ -23,10 +23,10 @@ class IntervalTrigger(Trigger):
             now = time.monotonic()
             if now < self._next:
                 return None
-        fired = self._next
-        # Skip missed slots rather than firing a backlog after a long recognition.
+        # Skip missed slots rather than firing a backlog after a long recognition: when the loop comes
+        # back late, the trigger fires now (and that is when its latency starts).
         self._next = max(self._next + self.every_s, now)
-        return fired
+        return now
 
     def describe(self) -> str:
         return f"interval every {self.every_s:g} s"
