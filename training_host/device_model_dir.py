@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, Callable
 
-from training_host.ssh import Session, remote_command, shell_script
+from training_host.ssh import Result, Session, remote_command, shell_script
 
 # Named defaults, all in one place.
 DEFAULT_MODEL_DIR = "/var/lib/anpr/models"
@@ -68,13 +68,6 @@ def sidecar_text(sha256: str, filename: str) -> str:
     return f"{sha256}  {filename}\n"
 
 
-
-
-
-
-
-
-
 SCRIPTS_DIR = Path(__file__).resolve().parent / "device_scripts"
 
 
@@ -108,9 +101,8 @@ class ModelDir:
         self.session = session
         self.settings = settings
 
-    def _script(self, script: str, *args: str, timeout: float | None = None):
-        command = shell_script(script, *args, sudo=self.settings.sudo)
-        return self.session.run(command) if timeout is None else self.session.run(command, timeout=timeout)
+    def _script(self, script: str, *args: str) -> Result:
+        return self.session.run(shell_script(script, *args, sudo=self.settings.sudo))
 
     def prepare(self) -> dict[str, str]:
         """Check the directory is usable, sweep stale uploads; returns the checksums of current/previous."""

@@ -49,7 +49,6 @@ class SshOptions:
     config_file: Path | None = None  # `ssh -F`; None = the user's ~/.ssh/config
     accept_new: bool = False  # trust an unknown host key on first use (StrictHostKeyChecking=accept-new)
     connect_timeout_s: int = CONNECT_TIMEOUT_S
-    ssh_binary: str = "ssh"
 
     def __post_init__(self) -> None:
         if self.port is not None and not 1 <= self.port <= 65535:
@@ -63,7 +62,7 @@ class SshOptions:
             raise ValueError(f"identity file {self.identity} does not exist: pass a private key file to --identity")
 
     def base_args(self) -> list[str]:
-        args = [self.ssh_binary]
+        args = ["ssh"]
         if self.config_file is not None:
             args += ["-F", str(self.config_file)]
         args += [
