@@ -213,3 +213,44 @@ def test_status_json_written_by_status_file_is_valid_for_cli(tmp_path: Path, cap
     write_status(state / "status.json", {"state": "running", "healthy": True, "pid": os.getpid(), "model_sha256": "ab"})
     assert cli_main(["status", "--json", "--config", str(cfg)]) == 0
     assert json.loads(capsys.readouterr().out)["model_sha256"] == "ab"
+
+
+def test_picamera2_missing_is_a_clear_start_error_naming_the_debian_package(tmp_path: Path, caplog) -> None:
+    from device.cameras import make_camera
+    from device.daemon import Daemon
+
+    try:
+        import picamera2  # noqa: F401
+        pytest.skip("picamera2 is installed here")
+    except ImportError:
+        pass
+    config = parse_config({"paths": {"state_dir": str(tmp_path)}, "camera": {"kind": "picamera2"}})
+    with pytest.raises(CameraError, match="python3-picamera2"):
+        make_camera(config.camera)
+    from device_testkit import CodeReader, write_random_weights
+    write_random_weights(tmp_path / "models" / "current.pkl")
+    assert Daemon(config, reader_factory=CodeReader, trigger=IntervalTrigger(config.trigger.interval)).run(False) == 1
+    assert any("python3-picamera2" in r.getMessage() for r in caplog.records if r.levelname == "ERROR")
+
+
+def test_opencv_camera_reads_a_video_file_then_runs_out_or_loops(tmp_path: Path) -> None:
+    import cv2
+    from device.cameras.base import CameraExhausted
+    from device.cameras.opencv import OpencvCamera
+    video = tmp_path / "clip.avi"
+    writer = cv2.VideoWriter(str(video), cv2.VideoWriter_fourcc(*"MJPG"), 5, (64, 48))
+    for i in range(4):
+        writer.write(np.full((48, 64, 3), 40 * i, np.uint8))
+    writer.release()
+    cam = OpencvCamera("v", parse_config({"camera": {"opencv": {"source": str(video)}}}).camera.opencv)
+    cam.open()
+    levels = [int(cam.read().mean()) for _ in range(4)]
+    assert levels == sorted(levels) and levels[-1] > levels[0]
+    with pytest.raises(CameraExhausted):
+        cam.read()
+    cam.close()
+    looping = OpencvCamera("v", parse_config({"camera": {"opencv": {"source": str(video), "loop": True}}}).camera.opencv)
+    looping.open()
+    assert [looping.read().shape for _ in range(6)] == [(48, 64, 3)] * 6
+    with pytest.raises(CameraError, match="does not exist"):
+        OpencvCamera("v", parse_config({"camera": {"opencv": {"source": str(tmp_path / "no.avi")}}}).camera.opencv).open()

@@ -37,6 +37,8 @@ class Picamera2Camera(Camera):
         super().__init__(name)
         self.config = config
         self._cam = None
+        # A missing library is a configuration problem, not a flaky camera: fail at start, don't retry.
+        self._Picamera2 = import_picamera2()
 
     def _controls(self, available: dict) -> dict:
         c = self.config
@@ -57,9 +59,8 @@ class Picamera2Camera(Camera):
         return controls
 
     def open(self) -> None:
-        Picamera2 = import_picamera2()
         try:
-            cam = Picamera2()
+            cam = self._Picamera2()
             cfg = cam.create_still_configuration(main={"size": (self.config.width, self.config.height), "format": "RGB888"})
             cam.configure(cfg)
             controls = self._controls(cam.camera_controls)
