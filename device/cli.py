@@ -192,7 +192,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         "camera": {"kind": "files", "name": "demo", "files": {"folder": str(frames), "loop": False}},
         "burst": {"frames": DEMO_FRAMES_PER_CAR, "spacing_s": 0.0},
         "journal": {"enabled": False},
-        "logging": {"level": "WARNING" if args.quiet else "INFO"},
+        "logging": {"level": "INFO" if args.verbose else "WARNING"},
     }, "<demo>")
     setup_logging(config.logging.level)
     print(f"demo: daemon running in the foreground (state in {config.paths.state_dir}); Ctrl-C stops it", flush=True)
@@ -243,7 +243,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--engine", choices=["numpy", "pytensor"], default="numpy")
     p.add_argument("--dir", help="keep frames and state here (default: a new temporary folder)")
-    p.add_argument("--quiet", action="store_true", help="only warnings and the reads")
+    p.add_argument("--verbose", "-v", action="store_true", help="show the daemon's full log, not only the reads")
     p.set_defaults(func=cmd_demo)
     return parser
 

@@ -124,9 +124,10 @@ class ModelManager:
                 errors.append(str(exc))
                 self.last_error = str(exc)
                 continue
-            if path != self.watched:
-                log.warning("running %s (%s)", path, "instead of the refused " + str(self.watched)
-                            if self.watched.exists() else f"{self.watched} does not exist")
+            if path != self.watched and self.watched.exists():
+                log.warning("running %s instead of the refused %s", path, self.watched)
+            elif path != self.watched:
+                log.info("%s does not exist: running %s", self.watched, path)
             log.info("model %s loaded (sha256 %s, %s engine)", path, self.current.sha256[:16], self.current.engine)
             return self.current
         raise ModelError("no usable model: " + ("; ".join(errors) or f"{self.watched} does not exist and no default weights are installed"))

@@ -18,11 +18,14 @@ import numpy as np
 # Letters that UK-style plates use and that are not look-alikes of digits (I, O, Q excluded).
 PLATE_LETTERS = "ABCDEFGHJKLMNPRSTUVWXYZ"
 PLATE_DIGITS = "0123456789"
+# Narrow bold sans faces first: closest to plate typefaces (Charles Wright, FE-Schrift) among common
+# system fonts (Debian fonts-liberation, fonts-freefont-ttf, fonts-dejavu-core).
 FONT_CANDIDATES = (
-    "/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf",
-    "/usr/share/fonts/truetype/liberation/LiberationSans-Bold.ttf",
+    "/usr/share/fonts/truetype/liberation/LiberationSansNarrow-Bold.ttf",
     "/usr/share/fonts/truetype/freefont/FreeSansBold.ttf",
-    "/usr/share/fonts/TTF/DejaVuSans-Bold.ttf",
+    "/usr/share/fonts/truetype/dejavu/DejaVuSansCondensed-Bold.ttf",
+    "/usr/share/fonts/truetype/liberation/LiberationSans-Bold.ttf",
+    "/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf",
 )
 DEFAULT_SIZE = (1280, 720)  # width, height
 PLATE_WIDTH_FRACTION = 0.26  # plate width relative to the frame width

@@ -18,7 +18,7 @@ from device_testkit import JOURNALD, base_config, run_in_journald_namespace, to_
 
 KIT = Path(__file__).with_name("device_testkit.py")
 # Dev photos (../shared/data, never copied into the repo) whose plate the pipeline reads: one car each.
-E2E_PHOTOS = ("eu/eu7.jpg",)
+E2E_PHOTOS = ("eu/test_001.jpg", "eu/test_004.jpg", "eu/test_010.jpg")
 BURST = 3
 GPIO_PIN = 17
 MESSAGE = re.compile(r"^plate ([A-Z0-9]+) \((\d\.\d\d), (\d+)/(\d+) frames\)")
@@ -87,7 +87,7 @@ def test_pir_edge_to_plate_log_journal_and_plates_command(tmp_path: Path) -> Non
 @pytest.mark.slow
 def test_demo_reads_the_generated_plates(tmp_path: Path) -> None:
     """`anpr-device demo` (what `make demo` runs): generated frames, files camera, interval trigger, plates listed."""
-    proc = subprocess.run([sys.executable, "-m", "device.cli", "demo", "--reads", "3", "--dir", str(tmp_path), "--quiet"],
+    proc = subprocess.run([sys.executable, "-m", "device.cli", "demo", "--reads", "3", "--dir", str(tmp_path)],
                           capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]
     drawn = re.search(r"plates drawn: (.*)", proc.stdout).group(1).split()
