@@ -105,3 +105,15 @@ def test_confusion_and_top_mistakes():
     assert cm.tolist() == [[1, 1, 0], [0, 2, 0], [2, 0, 1]]
     assert top_confusions(cm, "OQ0") == [{"true": "0", "pred": "O", "count": 2},
                                          {"true": "O", "pred": "Q", "count": 1}]
+
+
+def test_twins_merged_accuracy():
+    from training_host.evaluate import twins_merged_accuracy
+
+    classes = "01IOB"
+    cm = np.zeros((5, 5), np.int64)
+    cm[0, 0] = cm[1, 1] = cm[4, 4] = 5
+    cm[3, 0] = 3   # O read as 0: a twin
+    cm[2, 1] = 1   # I read as 1: a twin
+    cm[4, 0] = 1   # B read as 0: a real mistake
+    assert twins_merged_accuracy(cm, classes) == 19 / 20

@@ -17,6 +17,10 @@ from .datasets.charset import CharSet
 
 PREDICT_BATCH = 1024
 TOP_CONFUSIONS = 12
+# Glyph twins: pairs that many plate fonts draw identically (in the gb crops the letter O and the
+# digit 0 are the same glyph; gb '1', br '1' and br 'I' are all plain bars). Only the plate format
+# (letter or digit position) separates them, so accuracy is also reported with each pair merged.
+GLYPH_TWINS = ("0O", "1I")
 
 
 def predict_proba(weights: Weights, images: np.ndarray, batch: int = PREDICT_BATCH) -> np.ndarray:
@@ -48,6 +52,19 @@ def top_confusions(cm: np.ndarray, classes: str, k: int = TOP_CONFUSIONS) -> lis
     return out
 
 
+def twins_merged_accuracy(cm: np.ndarray, classes: str, twins: tuple[str, ...] = GLYPH_TWINS) -> float:
+    """Accuracy counting a confusion inside a glyph-twin pair (e.g. O read as 0) as right."""
+    right = int(np.trace(cm))
+    for pair in twins:
+        idx = [classes.index(c) for c in pair if c in classes]
+        for a in idx:
+            for b in idx:
+                if a != b:
+                    right += int(cm[a, b])
+    total = int(cm.sum())
+    return right / total if total else float("nan")
+
+
 def evaluate_sets(weights: Weights, sets: Mapping[str, CharSet]) -> dict:
     """Accuracy per source and overall on `sets` (labels outside the model's classes are skipped),
     with the overall confusion matrix and its most common mistakes."""
@@ -65,6 +82,7 @@ def evaluate_sets(weights: Weights, sets: Mapping[str, CharSet]) -> dict:
         cm = confusion_matrix(y, pred, n)
         total += cm
         per_source[name] = {"n": int(keep.sum()), "accuracy": float((pred == y).mean()),
+                            "accuracy_twins_merged": twins_merged_accuracy(cm, classes),
                             "groups": int(len(np.unique(cs.groups[keep]))),
                             "top_confusions": top_confusions(cm, classes, 5)}
     count = int(total.sum())
@@ -72,6 +90,7 @@ def evaluate_sets(weights: Weights, sets: Mapping[str, CharSet]) -> dict:
         "per_source": per_source,
         "n": count,
         "accuracy": float(np.trace(total) / count) if count else float("nan"),
+        "accuracy_twins_merged": twins_merged_accuracy(total, classes) if count else float("nan"),
         "confusion_matrix": total.tolist(),
         "top_confusions": top_confusions(total, classes),
     }

@@ -38,9 +38,10 @@ DEFAULT_DATA_ROOT = Path(__file__).resolve().parents[2] / "shared" / "data"
 
 DEFAULT_RECIPE_TOML = """\
 # Default recipe: real plate crops (gb, br) with degraded copies, the EU/FR plate-font sheets with
-# degraded copies, and synthetic characters from the machine's fonts. Held-out plates (by photo)
-# of gb and br give the validation (early stopping) and test figures.
-classes = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+# degraded copies, synthetic characters from the machine's fonts, and non-character crops for the
+# reject class '#'. Held-out plates (by photo) of gb and br give the validation (early stopping) and
+# test figures.
+classes = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ#"
 seed = 0
 
 [[sources]]
@@ -74,6 +75,12 @@ augment = true
 name = "synthetic"
 kind = "synthetic"
 per_class = 700
+
+[[sources]]
+name = "reject"
+kind = "reject"
+per_class = 2800
+test_fraction = 0.1
 """
 
 

@@ -19,8 +19,8 @@ import numpy as np
 
 from .recipe import DEFAULT_DATA_ROOT, DEFAULT_RECIPE_TOML, RecipeError, load_recipe, prepare, with_overrides
 
-DEFAULT_EPOCHS = 14
-DEFAULT_PATIENCE = 4
+DEFAULT_EPOCHS = 10
+DEFAULT_PATIENCE = 3
 DEFAULT_OUT_DIR = Path("runs/train")
 WEIGHTS_NAME = "model.pkl"
 METRICS_NAME = "metrics.json"
@@ -40,7 +40,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     p.add_argument("--print-recipe", action="store_true", help="print the default recipe TOML and exit")
     p.add_argument("--source", action="append", default=[], metavar="KIND=PATH[,PATH]",
                    help="add a source: mnist=IMAGES.gz[,LABELS.gz], azcsv=A_Z.csv, platechars=DIR, "
-                        "boxsheets=SHEET.tif, synthetic (paths relative to --data-root)")
+                        "boxsheets=SHEET.tif, synthetic, reject (paths relative to --data-root)")
     p.add_argument("--drop", action="append", default=[], metavar="NAME", help="remove a source of the recipe")
     p.add_argument("--weight", action="append", default=[], metavar="NAME=W", help="set a source's weight")
     p.add_argument("--data-root", type=Path, default=Path(os.environ.get("ANPR_SHARED_DATA", DEFAULT_DATA_ROOT)),
@@ -141,6 +141,7 @@ def run(args: argparse.Namespace) -> int:
     summary = {
         "val_accuracy": val_eval["accuracy"], "test_accuracy": test_eval["accuracy"],
         "test_per_source": {k: v["accuracy"] for k, v in test_eval["per_source"].items()},
+        "test_twins_merged_per_source": {k: v["accuracy_twins_merged"] for k, v in test_eval["per_source"].items()},
         "test_degraded_per_source": {k: v["accuracy"] for k, v in degraded_eval["per_source"].items()},
         "train_seconds": round(train_s, 1), "prepare_seconds": round(prepare_s, 1),
     }
@@ -165,7 +166,8 @@ def run(args: argparse.Namespace) -> int:
     for name, res in {**{f"val {k}": v for k, v in val_eval["per_source"].items()},
                       **{f"test {k}": v for k, v in test_eval["per_source"].items()},
                       **{f"test {k}": v for k, v in degraded_eval["per_source"].items()}}.items():
-        _log(f"  {name:<24} {res['accuracy'] * 100:6.2f} %  (n={res['n']}, {res['groups']} groups)")
+        _log(f"  {name:<24} {res['accuracy'] * 100:6.2f} %  twins merged {res['accuracy_twins_merged'] * 100:6.2f} %"
+             f"  (n={res['n']}, {res['groups']} groups)")
     _log(f"weights {weights_path} sha256 {sha}; metrics in {args.out_dir / METRICS_NAME}; "
          f"train {train_s:.0f} s, data {prepare_s:.0f} s")
     return 0
