@@ -12,7 +12,8 @@ STAMP := $(VENV)/.installed
 # the Debian packaging tools, and fonts for the synthetic training characters.
 APT_PACKAGES := python3 python3-venv python3-dev gcc g++ make pkg-config libsystemd-dev libopenblas-dev \
 	systemd openssh-server openssh-client sudo sqlite3 lintian dpkg-dev debhelper fakeroot \
-	fonts-dejavu-core fonts-liberation fonts-freefont-ttf
+	fonts-dejavu-core fonts-liberation fonts-freefont-ttf \
+	python3-systemd binutils xz-utils man-db adduser init-system-helpers
 
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
@@ -43,6 +44,10 @@ demo: setup
 
 bench: setup
 	$(PY) -m benchmarks.run $(BENCH)
+
+# dist/anpr-device_<version>_<arch>.deb for this machine (packaging/README.md; DEB_XZ_LEVEL=6 for a smaller file).
+deb: setup
+	$(PY) packaging/build_deb.py
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info bench-results
