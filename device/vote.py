@@ -10,6 +10,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 
+from anpr.evaluate import edit_distance  # Levenshtein, shared with the library's evaluation
 from device.config import KnownPlatesConfig, RecognitionConfig
 
 
@@ -35,17 +36,6 @@ class VotedRead:
     frame_index: int  # the best frame, for the snapshot
     label: str | None = None  # from the known-plates list
     raw_texts: list[str] = field(default_factory=list)
-
-
-def edit_distance(a: str, b: str) -> int:
-    """Levenshtein distance (plates are short: the quadratic table is fine)."""
-    prev = list(range(len(b) + 1))
-    for i, ca in enumerate(a, 1):
-        cur = [i]
-        for j, cb in enumerate(b, 1):
-            cur.append(min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (ca != cb)))
-        prev = cur
-    return prev[-1]
 
 
 class KnownPlates:
