@@ -215,7 +215,8 @@ class Daemon:
         self.write_status()
         self.notifier.status("loading the model")
         try:
-            model = self.models.load_initial()
+            with self.notifier.keepalive():
+                model = self.models.load_initial()
         except ModelError as exc:
             log.error("cannot start: %s", exc)
             return False
@@ -318,7 +319,9 @@ class Daemon:
             self.notifier.status(self.status_text())
 
     def _swap_model(self, reason: str) -> None:
-        new = self.models.reload(reason)
+        self.notifier.status(f"loading the model ({reason})")
+        with self.notifier.keepalive():
+            new = self.models.reload(reason)
         if new is not None:
             self.reader.classifier = new.classifier
         self.write_status()

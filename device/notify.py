@@ -5,9 +5,11 @@ can bind the socket themselves. Without NOTIFY_SOCKET (foreground runs) every ca
 """
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import socket
+import threading
 import time
 
 log = logging.getLogger(__name__)
@@ -64,6 +66,30 @@ class Notifier:
             return False
         self._last_ping = now
         return self.send("WATCHDOG=1")
+
+    @contextlib.contextmanager
+    def keepalive(self):
+        """Feed the watchdog from a helper thread during one long but bounded step.
+
+        Loading a model with the PyTensor engine compiles C code when the cache is cold (about 40 s
+        on a Pi), longer than a sensible WatchdogSec; the main loop cannot ping while it waits.
+        """
+        if self.watchdog_interval_s is None:
+            yield
+            return
+        done = threading.Event()
+
+        def ping() -> None:
+            while not done.wait(self.watchdog_interval_s / 2):
+                self.watchdog(force=True)
+
+        thread = threading.Thread(target=ping, name="watchdog-keepalive", daemon=True)
+        thread.start()
+        try:
+            yield
+        finally:
+            done.set()
+            thread.join()
 
     def close(self) -> None:
         if self._sock is not None:

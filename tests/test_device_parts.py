@@ -254,3 +254,14 @@ def test_opencv_camera_reads_a_video_file_then_runs_out_or_loops(tmp_path: Path)
     assert [looping.read().shape for _ in range(6)] == [(48, 64, 3)] * 6
     with pytest.raises(CameraError, match="does not exist"):
         OpencvCamera("v", parse_config({"camera": {"opencv": {"source": str(tmp_path / "no.avi")}}}).camera.opencv).open()
+
+
+def test_notifier_keepalive_pings_during_a_long_step(tmp_path: Path) -> None:
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    sock.bind(str(tmp_path / "notify"))
+    sock.settimeout(10)
+    n = Notifier({"NOTIFY_SOCKET": str(tmp_path / "notify"), "WATCHDOG_USEC": "100000"})
+    with n.keepalive():
+        assert sock.recv(64) == b"WATCHDOG=1"  # sent by the helper while this thread is busy
+    with Notifier({}).keepalive():  # no watchdog configured: nothing to do
+        pass
