@@ -265,3 +265,31 @@ def test_notifier_keepalive_pings_during_a_long_step(tmp_path: Path) -> None:
         assert sock.recv(64) == b"WATCHDOG=1"  # sent by the helper while this thread is busy
     with Notifier({}).keepalive():  # no watchdog configured: nothing to do
         pass
+
+
+def test_plates_command_filters_and_formats(tmp_path: Path, capsys) -> None:
+    import csv
+    import io
+
+    from device.cli import main as cli_main
+    cfg = tmp_path / "d.toml"
+    cfg.write_text(f"[paths]\nstate_dir = '{tmp_path}'\n")
+    assert cli_main(["plates", "--config", str(cfg)]) == 1  # no log yet: a clear error, not a traceback
+    assert "no plate log yet" in capsys.readouterr().err
+    store = PlateStore(tmp_path / "plates.sqlite3")
+    old = to_utc_text(dt.datetime.now(dt.timezone.utc) - dt.timedelta(hours=3))
+    store.add(plate="AB12CDE", confidence=0.91, frames_agreed=2, frames_total=3, box=(1, 2, 3, 4), camera="gate",
+              model_sha256="s", ts=old)
+    store.add(plate="XY34FGH", confidence=0.88, frames_agreed=3, frames_total=3, box=(5, 6, 7, 8), camera="gate",
+              model_sha256="s", label="van")
+    store.close()
+    assert cli_main(["plates", "--config", str(cfg), "--since", "1h", "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    assert [(r["plate"], r["label"], r["box_w"]) for r in rows] == [("XY34FGH", "van", 7)]
+    assert cli_main(["plates", "--config", str(cfg), "--csv", "--plate", "ab12*"]) == 0
+    table = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
+    assert [(r["plate"], r["frames_agreed"], r["camera"]) for r in table] == [("AB12CDE", "2", "gate")]
+    assert cli_main(["plates", "--config", str(cfg), "--limit", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "XY34FGH" in out and "AB12CDE" not in out and "[van]" in out
+    assert cli_main(["plates", "--config", str(cfg), "--since", "last tuesday"]) == 2
