@@ -8,6 +8,7 @@ OpenALPR benchmark counts), and the median / p90 processing time per image (deco
 from __future__ import annotations
 
 import json
+import os
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -59,7 +60,8 @@ def parse_truth(txt: Path) -> tuple[tuple[int, int, int, int], str]:
 def find_samples(root: Path) -> list[Sample]:
     """Annotated images under root/REGION/, sorted by region then name."""
     samples = []
-    for img in sorted(root.rglob("*")):
+    files = sorted(Path(d) / f for d, _, fs in os.walk(root, followlinks=True) for f in fs)
+    for img in files:
         if img.suffix.lower() not in IMAGE_SUFFIXES:
             continue
         txt = img.with_suffix(".txt")

@@ -54,15 +54,18 @@ class Params:
     # extends this many character heights beyond the outer ones, and the new segmentation is kept
     # unless its score falls more than the slack below the first one
     refine_char_height_frac: float = 0.45
-    refine_pad_x: float = 0.8
+    refine_pad_x: float = 1.5
     refine_score_slack: float = 0.5
     # re-warping repeats (up to this many times in all) while the line keeps gaining characters and
     # its outer characters come closer than refine_edge_frac character heights to the crop's sides
     refine_rounds: int = 3
-    refine_edge_frac: float = 0.5
+    refine_edge_frac: float = 1.2
     # reported plate box: the characters' span widened by these many character heights
     plate_margin_x: float = 0.35
     plate_margin_y: float = 0.25
+
+    # two lines of one polarity whose plate boxes overlap more than this (IoU) are one line
+    same_line_iou: float = 0.6
 
     # --- segmentation
     # binarizations tried on a candidate's first crop (the re-warped crop tries adaptive and otsu)
@@ -75,6 +78,8 @@ class Params:
     # ink runs longer than these fractions of the crop's width / height are frame lines, not strokes
     line_min_width_frac: float = 0.3
     line_min_height_frac: float = 0.75
+    # ... or, on a crop re-warped around a line of known character height, longer than this many heights
+    line_char_height_ratio: float = 1.2
     # character blob size relative to the rectified crop height
     char_min_height_frac: float = 0.14
     char_max_height_frac: float = 0.95
@@ -94,6 +99,8 @@ class Params:
     max_chars: int = 9
     # a blob wider than this (in character heights) is split at its thinnest column
     split_min_aspect: float = 1.05
+    # ... unless it is wider than this (in character heights): then it is no characters at all
+    split_max_aspect: float = 3.5
     # padding around a character crop, fraction of its height
     char_pad_frac: float = 0.08
 
@@ -114,6 +121,10 @@ class Params:
     # up to this many outer characters on each side may be dropped, each costing this much rank
     max_trim: int = 1
     trim_cost: float = 0.06
+    # confidence factor per blob the CNN rejects as no character (models with a `#` class)
+    reject_factor: float = 0.95
+    # which rejected blobs are dropped: "all", "ends" (only outer runs), "ignore" (none)
+    reject_mode: str = "all"
     # a line whose share of thin blobs (width < thin_char_aspect * height) exceeds the allowance is
     # penalized in rank by the excess times thin_line_penalty (grilles read as IIII1111)
     thin_char_aspect: float = 0.3

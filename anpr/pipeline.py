@@ -22,6 +22,9 @@ from .rectify import PlateCrop, crop_candidate, deskew_angle, rewarp
 from .regions import formats_for
 from .segment import Segmentation, char_crops, segment
 
+# the class a model may have for "not a character" (textures, borders, screws, the EU band)
+REJECT = "#"
+
 
 @dataclass
 class PlateRead:
@@ -74,7 +77,6 @@ class PlateReader:
         cands = find_candidates(gray, p, trace)
         if trace is not None:
             trace["candidates"] = cands
-        out: list[Hypothesis] = []
         first: list[Hypothesis] = []
         for cand in cands:
             crop = crop_candidate(gray, cand.rect, p)
@@ -96,6 +98,16 @@ class PlateReader:
             out.append(h)
         return out
 
+    def distinct(self, hyps: list[Hypothesis]) -> list[Hypothesis]:
+        """Best segmentation score first, dropping lines of the same polarity at the same place
+        (overlapping candidates, re-warps converging on one plate): the CNN reads each line once."""
+        kept: list[tuple[Hypothesis, tuple[int, int, int, int]]] = []
+        for h in sorted(hyps, key=lambda h: -h.seg.score):
+            box = h.frame_box(self.params)
+            if all(k.seg.ink_dark != h.seg.ink_dark or iou(box, kb) <= self.params.same_line_iou for k, kb in kept):
+                kept.append((h, box))
+        return [h for h, _ in kept]
+
     def line_at_edge(self, hyp: Hypothesis) -> bool:
         """Whether the outer characters come close to the crop's sides (the line may go on beyond)."""
         x, _, w, _ = hyp.seg.span()
@@ -113,13 +125,16 @@ class PlateReader:
         ch = hyp.seg.char_height
         pad = p.refine_pad_x * ch
         crop = rewarp(gray, hyp.crop, x - pad, x + w + pad, angle, ch / p.refine_char_height_frac, p)
-        same = segment(crop.gray, p, polarities=(hyp.seg.ink_dark,))
+        same = segment(crop.gray, p, polarities=(hyp.seg.ink_dark,),
+                       char_height=p.refine_char_height_frac * p.rect_height)
         if same and same[0].score >= hyp.seg.score - p.refine_score_slack:
             return Hypothesis(hyp.candidate, crop, same[0])
         return hyp
 
     def recognize(self, hyps: list[Hypothesis]) -> None:
-        """Read every hypothesis's characters with the CNN in one batch; fill reading and rank."""
+        """Read every hypothesis's characters with the CNN in one batch; fill reading and rank.
+
+        Hypotheses that end with no readable line (too few characters left) get reading None."""
         if not hyps:
             return
         batches, spans = [], []
@@ -130,25 +145,52 @@ class PlateReader:
             batches.append(chars)
         _, probs = self.classifier.classify(np.concatenate(batches))
         classes = self.classifier.classes
-        p = self.params
         for h, (start, n) in zip(hyps, spans):
-            best = None
-            # the outer characters may be a border piece, a screw or the EU band's country code:
-            # reads without them compete on confidence and format fit (nothing is ever added)
-            for a in range(0, min(p.max_trim, n) + 1):
-                for b in range(0, min(p.max_trim, n) + 1):
-                    if n - a - b < p.min_chars:
-                        continue
-                    reading = decode(probs[start + a : start + n - b], classes, self.region, p)
-                    reading.confidence *= line_factor(h.seg.boxes[a : n - b], p)
-                    key = reading.confidence + p.rank_per_char * min(n - a - b, 7) - p.trim_cost * (a + b)
-                    if best is None or key > best[0]:
-                        best = (key, reading, a, b)
-            assert best is not None
-            _, h.reading, a, b = best
-            h.rank = h.reading.confidence
-            if a or b:
-                h.seg = replace(h.seg, boxes=h.seg.boxes[a : n - b])
+            self.read_line(h, probs[start : start + n], classes)
+
+    def read_line(self, h: Hypothesis, probs: np.ndarray, classes: str) -> None:
+        """The best reading of one segmented line: blobs the CNN rejects (class `#`, when the model
+        has it) are dropped, then reads without an outer character or two (a border piece, a screw,
+        the EU band's country code) compete on confidence and format fit. Nothing is ever added."""
+        p = self.params
+        boxes = list(h.seg.boxes)
+        if REJECT in classes:
+            r = classes.index(REJECT)
+            real = [i for i, c in enumerate(classes) if c != REJECT]
+            rejected = [int(probs[i].argmax()) == r for i in range(len(boxes))]
+            if p.reject_mode == "ends":
+                lo, hi = 0, len(boxes)
+                while lo < hi and rejected[lo]:
+                    lo += 1
+                while hi > lo and rejected[hi - 1]:
+                    hi -= 1
+                rejected = [not lo <= i < hi for i in range(len(boxes))]
+            elif p.reject_mode == "ignore":
+                rejected = [False] * len(boxes)
+            keep = [i for i in range(len(boxes)) if not rejected[i]]
+            dropped = len(boxes) - len(keep)
+            boxes = [boxes[i] for i in keep]
+            probs = probs[keep][:, real]
+            classes = "".join(classes[i] for i in real)
+        else:
+            dropped = 0
+        n = len(boxes)
+        best = None
+        for a in range(0, min(p.max_trim, n) + 1):
+            for b in range(0, min(p.max_trim, n) + 1):
+                if n - a - b < p.min_chars:
+                    continue
+                reading = decode(probs[a : n - b], classes, self.region, p)
+                reading.confidence *= line_factor(boxes[a : n - b], p) * p.reject_factor ** dropped
+                key = reading.confidence + p.rank_per_char * min(n - a - b, 7) - p.trim_cost * (a + b)
+                if best is None or key > best[0]:
+                    best = (key, reading, a, b)
+        if best is None:
+            h.reading, h.rank = None, 0.0
+            return
+        _, h.reading, a, b = best
+        h.rank = h.reading.confidence
+        h.seg = replace(h.seg, boxes=boxes[a : n - b])
 
     # -- the whole frame ----------------------------------------------------------------------
     def read(self, image: np.ndarray, debug_dir: Path | None = None) -> list[PlateRead]:
@@ -160,7 +202,7 @@ class PlateReader:
         trace: dict | None = {} if debug_dir is not None else None
         hyps = self.hypotheses(gray, trace)
         self.recognize(hyps)
-        hyps.sort(key=lambda h: -h.rank)
+        hyps = sorted((h for h in hyps if h.reading is not None), key=lambda h: -h.rank)
         reads: list[PlateRead] = []
         kept: list[Hypothesis] = []
         for h in hyps:

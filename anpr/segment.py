@@ -11,7 +11,6 @@ alignment tests and drop out. The best line of each polarity is a hypothesis for
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from statistics import median
 
 import cv2
 import numpy as np
@@ -57,16 +56,20 @@ def binarize(gray: np.ndarray, ink_dark: bool, method: str, params: Params) -> n
     raise ValueError(f"unknown binarization method {method!r}; use one of {METHODS}")
 
 
-def clear_lines(binary: np.ndarray, params: Params) -> np.ndarray:
+def clear_lines(binary: np.ndarray, params: Params, char_height: float | None = None) -> np.ndarray:
     """Remove long horizontal and vertical ink runs: plate borders and frames, bumper edges.
 
     Characters touching the plate's frame would otherwise merge with it into one blob. A horizontal
     run longer than `line_min_width_frac` of the crop width or a vertical one longer than
-    `line_min_height_frac` of its height is no character stroke.
+    `line_min_height_frac` of its height (or, when the character height is known, longer than
+    `line_char_height_ratio` character heights) is no character stroke.
     """
     h, w = binary.shape
     kw = max(3, int(params.line_min_width_frac * w))
-    kh = max(3, int(params.line_min_height_frac * h))
+    if char_height:
+        kh = max(3, int(params.line_char_height_ratio * char_height))
+    else:
+        kh = max(3, int(params.line_min_height_frac * h))
     horiz = cv2.morphologyEx(binary, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_RECT, (kw, 1)))
     vert = cv2.morphologyEx(binary, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_RECT, (1, kh)))
     return cv2.subtract(binary, cv2.bitwise_or(horiz, vert))
@@ -113,6 +116,8 @@ def char_blobs(binary: np.ndarray, params: Params) -> list[tuple[int, int, int, 
         if i == 0:
             continue
         x, y, w, h, area = stats[i].tolist()
+        if w > params.split_max_aspect * h:
+            continue  # a bar or a frame piece, not a few touching characters
         if w > params.split_min_aspect * h:
             parts = split_wide(binary, (x, y, w, h), h, params)
         else:
@@ -139,15 +144,23 @@ def height_spread(boxes: list[tuple[int, int, int, int]]) -> float:
     return (sum((h - mean) ** 2 for h in hs) / len(hs)) ** 0.5 / max(mean, 1.0)
 
 
-def line_members(blobs: list[tuple[int, int, int, int]], ref_h: float, ref_top: float, ref_bot: float,
-                 params: Params) -> list[tuple[int, int, int, int]]:
-    """Blobs whose height, top and bottom agree with a reference line (all relative to its height)."""
-    return [
-        b for b in blobs
-        if abs(b[3] - ref_h) <= params.group_height_tol * ref_h
-        and abs(b[1] - ref_top) <= params.group_align_tol * ref_h
-        and abs(b[1] + b[3] - ref_bot) <= params.group_align_tol * ref_h
-    ]
+def line_members(arr: np.ndarray, ref_h: float, ref_top: float, params: Params) -> np.ndarray:
+    """Indices of blobs (rows x, y, w, h of `arr`) whose height, top and bottom agree with a
+    reference line, all relative to its height."""
+    h, top = arr[:, 3], arr[:, 1]
+    ok = (
+        (np.abs(h - ref_h) <= params.group_height_tol * ref_h)
+        & (np.abs(top - ref_top) <= params.group_align_tol * ref_h)
+        & (np.abs(top + h - ref_top - ref_h) <= params.group_align_tol * ref_h)
+    )
+    return np.flatnonzero(ok)
+
+
+def middle(values: np.ndarray) -> float:
+    """Median of a short array (np.median's overhead dominates at this size)."""
+    v = np.sort(values)
+    n = len(v)
+    return float(v[n // 2]) if n % 2 else float(v[n // 2 - 1] + v[n // 2]) / 2.0
 
 
 def best_line(blobs: list[tuple[int, int, int, int]], params: Params) -> list[tuple[int, int, int, int]]:
@@ -159,20 +172,26 @@ def best_line(blobs: list[tuple[int, int, int, int]], params: Params) -> list[tu
     if not blobs:
         return []
     blobs = sorted(blobs, key=lambda b: b[0])
+    arr = np.array(blobs, np.float64)
     best: list[tuple[int, int, int, int]] = []
     best_key = (0, 0.0)
-    seen: set[tuple] = set()
-    for seed in blobs:
-        members = line_members(blobs, seed[3], seed[1], seed[1] + seed[3], params)
-        if len(members) < 2:
+    seen: set[tuple[int, ...]] = set()
+    seeds_seen: set[tuple[int, ...]] = set()
+    for seed in arr:
+        idx = line_members(arr, seed[3], seed[1], params)
+        if len(idx) < 2:
             continue
-        med_h = float(median([b[3] for b in members]))
-        med_top = float(median([b[1] for b in members]))
-        members = line_members(blobs, med_h, med_top, med_top + med_h, params)
-        key_members = tuple(members)
+        seed_key = tuple(idx.tolist())
+        if seed_key in seeds_seen:
+            continue
+        seeds_seen.add(seed_key)
+        med_h, med_top = middle(arr[idx, 3]), middle(arr[idx, 1])
+        idx = line_members(arr, med_h, med_top, params)
+        key_members = tuple(idx.tolist())
         if key_members in seen:
             continue
         seen.add(key_members)
+        members = [blobs[i] for i in key_members]
         # drop blobs nested inside a wider one (holes, stacked fragments)
         members = [b for b in members if not any(
             o is not b and o[0] <= b[0] and b[0] + b[2] <= o[0] + o[2] and o[2] > b[2] for o in members)]
@@ -184,7 +203,7 @@ def best_line(blobs: list[tuple[int, int, int, int]], params: Params) -> list[tu
                 run = runs[-1]
             run.append(b)
         for run in runs:
-            if len(run) > params.max_chars:
+            if len(run) > params.max_chars or len(run) < best_key[0]:
                 continue
             key = (len(run), -height_spread(run))
             if key > best_key:
@@ -193,14 +212,16 @@ def best_line(blobs: list[tuple[int, int, int, int]], params: Params) -> list[tu
 
 
 def segment(gray: np.ndarray, params: Params | None = None, polarities: tuple[bool, ...] = (True, False),
-            methods: tuple[str, ...] = METHODS) -> list[Segmentation]:
-    """Best character line per polarity (dark ink first), each with at least `min_chars` characters."""
+            methods: tuple[str, ...] = METHODS, char_height: float | None = None) -> list[Segmentation]:
+    """Best character line per polarity (dark ink first), each with at least `min_chars` characters.
+
+    `char_height`, when the caller knows it (a crop re-warped around a line), sharpens frame-line removal."""
     params = params or Params()
     out: list[Segmentation] = []
     for ink_dark in polarities:
         best: Segmentation | None = None
         for method in methods:
-            binary = clear_lines(binarize(gray, ink_dark, method, params), params)
+            binary = clear_lines(binarize(gray, ink_dark, method, params), params, char_height)
             line = best_line(char_blobs(binary, params), params)
             if len(line) < params.min_chars:
                 continue
