@@ -98,7 +98,7 @@ class Params:
     min_chars: int = 4
     max_chars: int = 9
     # a blob wider than this (in character heights) is split at its thinnest column
-    split_min_aspect: float = 1.05
+    split_min_aspect: float = 1.2
     # ... unless it is wider than this (in character heights): then it is no characters at all
     split_max_aspect: float = 3.5
     # padding around a character crop, fraction of its height
@@ -123,6 +123,13 @@ class Params:
     trim_cost: float = 0.06
     # confidence factor per blob the CNN rejects as no character (models with a `#` class)
     reject_factor: float = 0.95
+    # confidence of a line whose characters are k times the height of the frame's largest line's is
+    # multiplied by 1 - size_prior_weight * (1 - k)
+    size_prior_weight: float = 0.3
+    # lines entirely within the top or bottom overlay_strip_frac of the frame (camera overlays: date,
+    # time) have their confidence multiplied by overlay_factor
+    overlay_strip_frac: float = 0.06
+    overlay_factor: float = 0.5
     # which rejected blobs are dropped: "all", "ends" (only outer runs), "ignore" (none)
     reject_mode: str = "all"
     # a line whose share of thin blobs (width < thin_char_aspect * height) exceeds the allowance is

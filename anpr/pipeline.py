@@ -46,6 +46,11 @@ class Hypothesis:
     reading: Reading | None = None
     rank: float = 0.0
 
+    def frame_char_height(self) -> float:
+        """Median character height in frame pixels."""
+        m = self.crop.to_frame
+        return self.seg.char_height * float(np.hypot(m[0, 1], m[1, 1]))
+
     def frame_box(self, params: Params) -> tuple[int, int, int, int]:
         """The plate box in frame pixels: the characters' span plus a plate-like margin."""
         x, y, w, h = self.seg.span()
@@ -192,6 +197,29 @@ class PlateReader:
         h.rank = h.reading.confidence
         h.seg = replace(h.seg, boxes=boxes[a : n - b])
 
+    def apply_size_prior(self, hyps: list[Hypothesis]) -> None:
+        """Lower the confidence of lines much smaller than the frame's largest: small print on a plate
+        (city names, slogans) and far-away plates read less reliably than the main plate."""
+        if not hyps:
+            return
+        heights = [h.frame_char_height() for h in hyps]
+        top = max(heights)
+        for h, ch in zip(hyps, heights):
+            assert h.reading is not None
+            h.reading.confidence *= 1.0 - self.params.size_prior_weight * (1.0 - ch / top)
+            h.rank = h.reading.confidence
+
+    def apply_overlay_prior(self, hyps: list[Hypothesis], shape: tuple[int, ...]) -> None:
+        """Lower the confidence of lines inside the frame's top or bottom strip: camera overlays
+        (date, time, camera name) live there, plates hardly ever do."""
+        strip = self.params.overlay_strip_frac * shape[0]
+        for h in hyps:
+            assert h.reading is not None
+            _, y, _, bh = h.frame_box(self.params)
+            if y + bh <= strip or y >= shape[0] - strip:
+                h.reading.confidence *= self.params.overlay_factor
+                h.rank = h.reading.confidence
+
     # -- the whole frame ----------------------------------------------------------------------
     def read(self, image: np.ndarray, debug_dir: Path | None = None) -> list[PlateRead]:
         """Plates in `image` (BGR or gray uint8), best first."""
@@ -202,7 +230,10 @@ class PlateReader:
         trace: dict | None = {} if debug_dir is not None else None
         hyps = self.hypotheses(gray, trace)
         self.recognize(hyps)
-        hyps = sorted((h for h in hyps if h.reading is not None), key=lambda h: -h.rank)
+        hyps = [h for h in hyps if h.reading is not None]
+        self.apply_size_prior(hyps)
+        self.apply_overlay_prior(hyps, gray.shape)
+        hyps.sort(key=lambda h: -h.rank)
         reads: list[PlateRead] = []
         kept: list[Hypothesis] = []
         for h in hyps:
