@@ -91,20 +91,30 @@ def _quiet_logging() -> None:
     setup_logging("WARNING")
 
 
-def latency_run(frames: Path, bursts: int, spacing_s: float, engine: str = "numpy") -> dict:
+def latency_run(frames: Path, bursts: int, spacing_s: float, engine: str = "numpy", source: str = "synthetic",
+                truths: list[str] | None = None) -> dict:
     from device.daemon import Daemon
 
     with tempfile.TemporaryDirectory(prefix="bench-daemon-") as tmp:
+        # Every burst is one car; a files camera without loop ends the run when the frames are done.
         config = _config(Path(tmp), frames, engine, trigger={"kind": "interval", "interval": {"every_s": 0.05}},
-                         burst={"frames": LATENCY_BURST, "spacing_s": spacing_s})
+                         burst={"frames": LATENCY_BURST, "spacing_s": spacing_s},
+                         camera={"files": {"folder": str(frames), "loop": False}})
         daemon = Daemon(config, max_reads=bursts)
         started = time.monotonic()
         rc = _run(daemon)
         elapsed = time.monotonic() - started
         lat = sorted(daemon.latencies)
+        from device.store import PlateStore
+
+        store = PlateStore(config.store_path, readonly=True)
+        logged = [r.plate for r in store.query()]
+        store.close()
     if rc != 0 or not lat:
         raise RuntimeError(f"latency run failed (rc {rc}, {len(lat)} reads)")
     return {
+        "source": source,
+        "correct": sum(p in (truths or []) for p in logged) if truths else None,
         "spacing_s": spacing_s,
         "reads": len(lat),
         "bursts": daemon.triggers_total,
@@ -112,6 +122,34 @@ def latency_run(frames: Path, bursts: int, spacing_s: float, engine: str = "nump
         "p90_s": round(lat[min(len(lat) - 1, int(0.9 * len(lat)))], 4),
         "wall_s": round(elapsed, 1),
     }
+
+
+SHARED_PHOTOS = ROOT.parent / "shared" / "data" / "openalpr-benchmark-dev" / "us"
+
+
+def dev_photo_frames(folder: Path, bursts: int) -> list[str] | None:
+    """Real dev photos (us/, 1280x720) scaled to 1080p, each repeated for a burst; None when absent.
+
+    Written to a temporary folder only: the data set is never copied into the repository.
+    """
+    import cv2
+
+    if not SHARED_PHOTOS.is_dir():
+        return None
+    folder.mkdir(parents=True, exist_ok=True)
+    truths = []
+    for txt in sorted(SHARED_PHOTOS.glob("*.txt")):
+        name, *_, plate = txt.read_text().strip().split("\t")
+        image = cv2.imread(str(SHARED_PHOTOS / name))
+        if image is None or image.shape[:2] != (720, 1280):
+            continue
+        big = cv2.resize(image, LATENCY_SIZE, interpolation=cv2.INTER_LINEAR)
+        for j in range(LATENCY_BURST):
+            cv2.imwrite(str(folder / f"{len(truths):04d}_{j}.jpg"), big, [cv2.IMWRITE_JPEG_QUALITY, 92])
+        truths.append(plate)
+        if len(truths) == bursts:
+            break
+    return truths
 
 
 def throughput_child(frames: Path, engine: str, reads: int) -> dict:
@@ -186,8 +224,11 @@ def main(argv: list[str]) -> int:
         generate_samples(big, cars=args.bursts + 2, frames_per_car=LATENCY_BURST, size=LATENCY_SIZE, seed=11)
         generate_samples(small, cars=THROUGHPUT_CARS, frames_per_car=1, size=THROUGHPUT_SIZE, seed=12)
         for spacing in (0.15, 0.0):
-            r = latency_run(big, args.bursts, spacing)
-            results["latency"].append(r)
+            results["latency"].append(latency_run(big, args.bursts, spacing))
+        truths = dev_photo_frames(Path(tmp) / "dev1080p", args.bursts)
+        if truths:
+            results["latency"].append(latency_run(Path(tmp) / "dev1080p", args.bursts, 0.15, source="dev photos",
+                                                  truths=truths))
         for engine in args.engines.split(","):
             model = ["--model", MODEL_PATH] if MODEL_PATH else []
             if MIN_CONFIDENCE is not None:
@@ -201,9 +242,10 @@ def main(argv: list[str]) -> int:
             results["throughput"].append(json.loads(proc.stdout.strip().splitlines()[-1]))
 
     print(f"\nTrigger-to-logged latency, {LATENCY_SIZE[0]}x{LATENCY_SIZE[1]} burst of {LATENCY_BURST}, numpy engine")
-    print(f"{'frame spacing':>14} {'reads':>6} {'median s':>9} {'p90 s':>7}")
+    print(f"{'frames':>11} {'spacing s':>10} {'bursts':>7} {'reads':>6} {'median s':>9} {'p90 s':>7}")
     for r in results["latency"]:
-        print(f"{r['spacing_s']:>14.2f} {r['reads']:>6} {r['median_s']:>9.3f} {r['p90_s']:>7.3f}")
+        print(f"{r['source']:>11} {r['spacing_s']:>10.2f} {r['bursts']:>7} {r['reads']:>6} {r['median_s']:>9.3f} "
+              f"{r['p90_s']:>7.3f}" + (f"  ({r['correct']} logged plates match the annotation)" if r["correct"] is not None else ""))
     print(f"\nContinuous trigger, {THROUGHPUT_SIZE[0]}x{THROUGHPUT_SIZE[1]} frames, bursts of 1, {args.reads} reads")
     print(f"{'engine':>9} {'reads/s':>8} {'RSS MB':>7} {'goal':>5} {'anon MB':>8} {'files MB':>9} {'peak MB':>8} "
           f"{'start s':>8} {'read rate':>9}")
