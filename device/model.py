@@ -106,13 +106,18 @@ class ModelManager:
         m = self.config.model
         return load_model(path, m.engine, m.mode, self.config.paths.cache_dir)
 
+    def _fallbacks(self) -> list[Path]:
+        """Where a model comes from when the watched file is missing or refused, in order."""
+        fallbacks = []
+        if not self.config.model.path:
+            fallbacks.append(self.config.models_dir / PREVIOUS_MODEL_NAME)
+        fallbacks.append(default_weights_path())
+        return fallbacks
+
     def load_initial(self) -> LoadedModel:
         """The watched file, else (logged) previous.pkl, else the packaged default; ModelError if none loads."""
         self._seen_signature = _signature(self.watched)
-        candidates = [self.watched]
-        if not self.config.model.path:
-            candidates.append(self.config.models_dir / PREVIOUS_MODEL_NAME)
-        candidates.append(default_weights_path())
+        candidates = [self.watched, *self._fallbacks()]
         errors = []
         for path in candidates:
             if not path.exists():
@@ -143,12 +148,18 @@ class ModelManager:
     def reload(self, reason: str) -> LoadedModel | None:
         """Try the watched file; the new model on success, None (old one kept, error logged) on failure."""
         self._seen_signature = _signature(self.watched)
-        if not self.watched.exists():
-            log.error("model reload (%s): %s does not exist; keeping %s", reason, self.watched,
-                      self.current.path if self.current else "nothing")
-            return None
+        path = self.watched
+        if not path.exists():
+            # Do what a restart would do (deploy's rollback of a first deploy removes current.pkl).
+            fallbacks = self._fallbacks()
+            path = next((p for p in fallbacks if p.exists()), None)
+            if path is None:
+                log.error("model reload (%s): %s does not exist and no fallback does; keeping %s", reason,
+                          self.watched, self.current.path if self.current else "nothing")
+                return None
+            log.warning("model reload (%s): %s does not exist; falling back to %s", reason, self.watched, path)
         try:
-            new = self._load(self.watched)
+            new = self._load(path)
         except ModelError as exc:
             self.last_error = str(exc)
             log.error("model reload (%s): %s; keeping the running model (sha256 %s)", reason, exc,

@@ -193,3 +193,24 @@ def test_sd_notify_ready_after_camera_opens_watchdog_then_sigterm_exits_0(tmp_pa
     assert len(rows) == status["reads_total"] >= 2
     db = sqlite3.connect(tmp_path / "state" / "plates.sqlite3")
     assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+
+
+def test_reload_with_current_removed_falls_back_like_a_restart(tmp_path: Path) -> None:
+    """Deploy's rollback of a first deploy removes current.pkl: a reload must leave the deployed model."""
+    from device.model import ModelManager
+
+    cfg = parse_config(base_config(tmp_path, tmp_path / "frames"))
+    current = cfg.current_model_path
+    deployed = write_random_weights(current, seed=3)
+    manager = ModelManager(cfg)
+    assert manager.load_initial().sha256 == deployed
+
+    current.unlink()
+    Path(str(current) + ".sha256").unlink()
+    fallback = manager.reload("SIGHUP")
+    assert fallback is not None and fallback.sha256 != deployed
+    assert manager.current.sha256 == fallback.sha256
+
+    previous = current.with_name("previous.pkl")
+    kept = write_random_weights(previous, seed=4)
+    assert manager.reload("SIGHUP").sha256 == kept
