@@ -42,6 +42,19 @@ def working_scale(shape: tuple[int, ...], params: Params) -> float:
     return 1.0
 
 
+def shrink(gray: np.ndarray, scale: float) -> np.ndarray:
+    """Resize by `scale`: halvings by pyrDown (smooth and fast) then one bilinear step.
+    INTER_AREA would be smoother still but costs ~3 ms on a 1080p frame against ~0.6 ms."""
+    if scale == 1.0:
+        return gray
+    h, w = gray.shape
+    target = (max(1, round(w * scale)), max(1, round(h * scale)))
+    img = gray
+    while img.shape[1] >= 2 * target[0]:
+        img = cv2.pyrDown(img)
+    return cv2.resize(img, target, interpolation=cv2.INTER_LINEAR)
+
+
 def edge_map(gray: np.ndarray, params: Params) -> np.ndarray:
     """Binary map of strong vertical edges (Sobel x), thresholded relative to the frame's statistics."""
     gx = cv2.Sobel(gray, cv2.CV_16S, 1, 0, ksize=3)
@@ -87,9 +100,7 @@ def find_candidates(image: np.ndarray, params: Params | None = None, debug: dict
     params = params or Params()
     gray = to_gray(image)
     scale = working_scale(gray.shape, params)
-    small = gray if scale == 1.0 else cv2.resize(
-        gray, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
-    )
+    small = shrink(gray, scale)
     H, W = small.shape
     edges = edge_map(small, params)
     if debug is not None:

@@ -64,9 +64,6 @@ class Params:
     plate_margin_x: float = 0.35
     plate_margin_y: float = 0.25
 
-    # two lines of one polarity whose plate boxes overlap more than this (IoU) are one line
-    same_line_iou: float = 0.6
-
     # --- segmentation
     # binarizations tried on a candidate's first crop (the re-warped crop tries adaptive and otsu)
     first_pass_methods: tuple[str, ...] = ("adaptive",)

@@ -103,16 +103,6 @@ class PlateReader:
             out.append(h)
         return out
 
-    def distinct(self, hyps: list[Hypothesis]) -> list[Hypothesis]:
-        """Best segmentation score first, dropping lines of the same polarity at the same place
-        (overlapping candidates, re-warps converging on one plate): the CNN reads each line once."""
-        kept: list[tuple[Hypothesis, tuple[int, int, int, int]]] = []
-        for h in sorted(hyps, key=lambda h: -h.seg.score):
-            box = h.frame_box(self.params)
-            if all(k.seg.ink_dark != h.seg.ink_dark or iou(box, kb) <= self.params.same_line_iou for k, kb in kept):
-                kept.append((h, box))
-        return [h for h, _ in kept]
-
     def line_at_edge(self, hyp: Hypothesis) -> bool:
         """Whether the outer characters come close to the crop's sides (the line may go on beyond)."""
         x, _, w, _ = hyp.seg.span()

@@ -176,15 +176,17 @@ def best_line(blobs: list[tuple[int, int, int, int]], params: Params) -> list[tu
     best: list[tuple[int, int, int, int]] = []
     best_key = (0, 0.0)
     seen: set[tuple[int, ...]] = set()
-    seeds_seen: set[tuple[int, ...]] = set()
-    for seed in arr:
-        idx = line_members(arr, seed[3], seed[1], params)
-        if len(idx) < 2:
-            continue
-        seed_key = tuple(idx.tolist())
-        if seed_key in seeds_seen:
-            continue
-        seeds_seen.add(seed_key)
+    # every blob seeds a line at once: (seed, blob) agreement matrix, one row per distinct member set
+    h, top = arr[:, 3], arr[:, 1]
+    ref_h, ref_top = h[:, None], top[:, None]
+    agree = (
+        (np.abs(h[None, :] - ref_h) <= params.group_height_tol * ref_h)
+        & (np.abs(top[None, :] - ref_top) <= params.group_align_tol * ref_h)
+        & (np.abs(top[None, :] + h[None, :] - ref_top - ref_h) <= params.group_align_tol * ref_h)
+    )
+    rows = {row.tobytes(): row for row in agree[agree.sum(axis=1) >= 2]}
+    for row in rows.values():
+        idx = np.flatnonzero(row)
         med_h, med_top = middle(arr[idx, 3]), middle(arr[idx, 1])
         idx = line_members(arr, med_h, med_top, params)
         key_members = tuple(idx.tolist())
