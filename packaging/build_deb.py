@@ -47,6 +47,7 @@ DEFAULT_XZ_LEVEL = 1  # -6 saves ~15 % but takes ~6x longer on a small machine (
 DEFAULT_CACHE = REPO / "build" / "deb-cache"
 DEFAULT_OUT = REPO / "dist"
 DEV_VENV_PIP = REPO / ".venv" / "bin" / "pip"
+BUILD_REQUIREMENTS = ("setuptools>=64", "wheel")  # pyproject.toml's [build-system] requires
 # Test suites inside third-party packages: never imported at run time, ~30 MB.
 TEST_DIR_NAMES = ("tests",)
 # Packages whose tests/ folders are dropped (only these: some projects keep importable code in `tests`).
@@ -121,9 +122,12 @@ def build_wheel(python: str, work: Path) -> Path:
     out = work / "wheel"
     shutil.rmtree(out, ignore_errors=True)
     builder = work / "builder-venv"
-    if not (builder / "bin" / "python").exists():
-        run([python, "-m", "venv", builder])
-    run([builder / "bin" / "python", "-m", "pip", "wheel", "-q", "--no-deps", "-w", out, REPO])
+    if not (builder / ".complete").exists():
+        run([python, "-m", "venv", "--clear", builder])
+        run([builder / "bin" / "python", "-m", "pip", "install", "-q", *BUILD_REQUIREMENTS])
+        (builder / ".complete").touch()
+    # No build isolation: the builder venv already has the build backend (saves a download per build).
+    run([builder / "bin" / "python", "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation", "-w", out, REPO])
     wheels = sorted(out.glob("anpr_appliance-*.whl"))
     if len(wheels) != 1:
         raise BuildError(f"expected one project wheel in {out}, found {wheels}")
@@ -164,7 +168,8 @@ def dependency_venv(python: str, requirements: list[str], constraints: str, cach
 
 def stage_venv(dep_venv: Path, wheel: Path, dest: Path, python_ver: tuple[int, int]) -> None:
     """Copy the dependency venv to the staging tree, add the project, and make it relocatable to VENV_PATH."""
-    shutil.copytree(dep_venv, dest, symlinks=True)
+    # Hard links: fast, and safe because every later change to a file replaces it (see _rewrite).
+    shutil.copytree(dep_venv, dest, symlinks=True, copy_function=os.link)
     (dest / ".complete").unlink()
     run([dest / "bin" / "python", "-m", "pip", "install", "-q", "--no-deps", "--no-compile", wheel])
     run([dest / "bin" / "python", "-m", "pip", "uninstall", "-q", "-y", "pip"])  # the venv is not for pip
@@ -185,7 +190,7 @@ def stage_venv(dep_venv: Path, wheel: Path, dest: Path, python_ver: tuple[int, i
             data = path.read_bytes()
             for old in (str(dest).encode(), str(dep_venv).encode()):
                 data = data.replace(old, VENV_PATH.encode())
-            path.write_bytes(data)
+            _rewrite(path, data)
     # venv links its interpreter absolutely; relative within /usr (lintian), same target.
     for link in (dest / "bin").iterdir():
         if link.is_symlink() and os.readlink(link).startswith("/"):
@@ -194,8 +199,16 @@ def stage_venv(dep_venv: Path, wheel: Path, dest: Path, python_ver: tuple[int, i
             link.symlink_to(os.path.relpath(target, Path(VENV_PATH) / "bin"))
     cfg = dest / "pyvenv.cfg"
     # Debian's python3-systemd, python3-picamera2, python3-libcamera and pin drivers come from the system.
-    cfg.write_text(cfg.read_text().replace("include-system-site-packages = false",
-                                           "include-system-site-packages = true"))
+    _rewrite(cfg, cfg.read_bytes().replace(b"include-system-site-packages = false",
+                                           b"include-system-site-packages = true"))
+
+
+def _rewrite(path: Path, data: bytes) -> None:
+    """Replace the file (new inode) rather than write into it: the staged venv hard-links the cache."""
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_bytes(data)
+    shutil.copymode(path, tmp)
+    os.replace(tmp, path)
 
 
 # ------------------------------------------------------------------------------------------ the package
@@ -369,7 +382,7 @@ def build(args: argparse.Namespace) -> Path:
     shutil.copy2(DEB_DIR / "lintian-overrides", overrides / PACKAGE)
 
     glibc = glibc_floor(site)
-    depends = ["python3", f"{pyname}", f"libc6 (>= {glibc[0]}.{glibc[1]})", "python3-systemd", "adduser", "init-system-helpers"]
+    depends = ["python3", f"{pyname}", f"libc6 (>= {glibc[0]}.{glibc[1]})", "python3-systemd", "adduser", "init-system-helpers (>= 1.54~)"]
     depends += [p for p in shlib_depends(venv) if p not in ("libc6",) and p not in depends]
     values = {
         "PACKAGE": PACKAGE, "VERSION": version, "ARCH": arch, "PYTHON": pyname,
