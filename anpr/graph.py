@@ -90,22 +90,57 @@ def conv2d_valid(x: pt.TensorVariable, w: pt.TensorVariable, in_size: int, chann
     return y.reshape((filters, -1, out, out))
 
 
+def conv2d_rows(x: pt.TensorVariable, w: pt.TensorVariable, in_size: int, channels: int, filters: int,
+                k: int) -> pt.TensorVariable:
+    """Same result as `conv2d_valid`, with a k-fold (not k*k-fold) patch matrix: stack only the k
+    vertical shifts (full-width rows), one dot with all k column-offset kernels at once, then add the
+    k horizontally shifted partial results. More multiply-adds but far less memory traffic, which is
+    what a layer whose input also needs a gradient pays for."""
+    out = in_size - k + 1
+    rows = pt.stack([x[:, :, i : i + out, :] for i in range(k)], axis=1).reshape((channels * k, -1))
+    wj = w.dimshuffle(3, 0, 1, 2).reshape((k * filters, channels * k))  # rows (j, f), columns (c, i)
+    z = pt.dot(wj, rows).reshape((k, filters, -1, out, in_size))
+    return sum(z[j, :, :, :, j : j + out] for j in range(k))
+
+
 def max_pool(x: pt.TensorVariable, size: int, channels: int, p: int) -> pt.TensorVariable:
-    """Non-overlapping p x p max-pool of (C,N,size,size) by reshape + max."""
-    return x.reshape((channels, -1, size // p, p, size // p, p)).max(axis=(3, 5))
+    """Non-overlapping p x p max-pool of (C,N,size,size) by reshape + max: first over the p
+    neighbours within a row (contiguous), then over the p rows; ~1.5x faster (forward and gradient)
+    in the C backend than one max over both axes."""
+    return x.reshape((channels, -1, size // p, p, size // p, p)).max(axis=5).max(axis=3)
+
+
+def conv2d_pooled(x: pt.TensorVariable, w: pt.TensorVariable, in_size: int, channels: int, filters: int,
+                  k: int, p: int) -> pt.TensorVariable:
+    """max_pool(conv2d_valid(x, w)) computed with the pooling windows laid out on an outer axis.
+
+    The patch matrix's columns are ordered (pool phase py,px; N; pooled row; pooled col): slices of
+    stride p, one per (kernel offset, phase). The p*p members of each pooling window then sit in p*p
+    contiguous blocks of the dot's output, and the pool is a max over that outer axis (a reshape +
+    max). 4x faster than conv + pool for the first layer (forward and weight gradient); for a layer
+    whose input needs a gradient, the p*p-fold more slices make the backward pass slower, so the
+    second layer keeps `conv2d_valid` + `max_pool`.
+    """
+    q = (in_size - k + 1) // p
+    span = p * (q - 1) + 1
+    slices = [x[:, :, i + py : i + py + span : p, j + px : j + px + span : p]
+              for i in range(k) for j in range(k) for py in range(p) for px in range(p)]
+    cols = pt.stack(slices, axis=1).reshape((channels * k * k, -1))  # (C*k*k, p*p*N*q*q)
+    y = pt.dot(w.reshape((filters, channels * k * k)), cols)
+    return y.reshape((filters, p * p, -1, q, q)).max(axis=1)
 
 
 def logits_graph(params: dict[str, pt.TensorVariable], x: pt.TensorVariable, arch: Architecture) -> pt.TensorVariable:
     """Symbolic logits (N, n_classes) for x (N, S, S); the same computation as `network.logits`
     (bias and ReLU after the pool, which max-pool commutes with)."""
     k, p = arch.kernel, arch.pool
+    s0, s1 = arch.input_size, (arch.input_size - k + 1) // p
     h = x.dimshuffle("x", 0, 1, 2)  # (1, N, S, S)
-    size, channels = arch.input_size, 1
-    for layer, filters in (("conv1", arch.conv1), ("conv2", arch.conv2)):
-        h = conv2d_valid(h, params[f"{layer}_w"], size, channels, filters, k)
-        h = max_pool(h, size - k + 1, filters, p)
-        h = pt.maximum(h + params[f"{layer}_b"].dimshuffle(0, "x", "x", "x"), 0)
-        size, channels = (size - k + 1) // p, filters
+    h = conv2d_pooled(h, params["conv1_w"], s0, 1, arch.conv1, k, p)  # the input needs no gradient
+    h = pt.maximum(h + params["conv1_b"].dimshuffle(0, "x", "x", "x"), 0)
+    h = conv2d_rows(h, params["conv2_w"], s1, arch.conv1, arch.conv2, k)
+    h = max_pool(h, s1 - k + 1, arch.conv2, p)
+    h = pt.maximum(h + params["conv2_b"].dimshuffle(0, "x", "x", "x"), 0)
     h = h.dimshuffle(1, 2, 3, 0).reshape((-1, arch.flat_size))  # (N, H*W*C), as network.logits
     h = pt.maximum(pt.dot(h, params["dense1_w"]) + params["dense1_b"], 0)
     return pt.dot(h, params["dense2_w"]) + params["dense2_b"]
