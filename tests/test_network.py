@@ -96,26 +96,37 @@ def test_numpy_forward_gives_probabilities(rng):
 
 
 @pytest.mark.slow
-def test_graph_conv_and_gradient_match_scipy_and_finite_differences(rng):
+@pytest.mark.parametrize("variant", ["conv2d_valid", "conv2d_rows", "conv2d_pooled"])
+def test_graph_conv_and_gradient_match_scipy_and_finite_differences(rng, variant):
+    """Each im2col formulation in the graph (plain, row-band, pool-phase + max-pool) against
+    scipy.signal.correlate (+ a loop max-pool), and its gradients against central differences."""
     from anpr import graph
     import pytensor
     import pytensor.tensor as pt
 
-    c, n, s, f, k = 2, 3, 9, 4, 3
+    c, n, s, f, k, p = 2, 3, 10, 4, 3, 2
+    out_size = s - k + 1 if variant != "conv2d_pooled" else (s - k + 1) // p
     x = pt.tensor("x", dtype="float64", shape=(c, n, s, s))
     w = pt.tensor("w", dtype="float64", shape=(f, c, k, k))
-    r = pt.tensor("r", dtype="float64", shape=(f, n, s - k + 1, s - k + 1))
-    out = graph.conv2d_valid(x, w, s, c, f, k)
+    r = pt.tensor("r", dtype="float64", shape=(f, n, out_size, out_size))
+    if variant == "conv2d_pooled":
+        out = graph.conv2d_pooled(x, w, s, c, f, k, p)
+
+        def reference(xa: np.ndarray, wa: np.ndarray) -> np.ndarray:
+            return loop_pool(scipy_conv(xa, wa), p)
+    else:
+        out = getattr(graph, variant)(x, w, s, c, f, k)
+        reference = scipy_conv
     objective = (out * r).sum()
     fn = pytensor.function([x, w, r], [out, *pytensor.grad(objective, [x, w])], mode="CVM")
 
     xv, wv = rng.standard_normal((c, n, s, s)), rng.standard_normal((f, c, k, k))
-    rv = rng.standard_normal((f, n, s - k + 1, s - k + 1))
+    rv = rng.standard_normal((f, n, out_size, out_size))
     got, gx, gw = fn(xv, wv, rv)
-    np.testing.assert_allclose(got, scipy_conv(xv, wv), rtol=1e-10, atol=1e-10)
+    np.testing.assert_allclose(got, reference(xv, wv), rtol=1e-10, atol=1e-10)
 
     def obj(xa: np.ndarray, wa: np.ndarray) -> float:
-        return float((scipy_conv(xa, wa) * rv).sum())
+        return float((reference(xa, wa) * rv).sum())
 
     eps = 1e-5
     for grad, arr, which in ((gw, wv, "w"), (gx, xv, "x")):
