@@ -27,7 +27,7 @@ class Params:
     # vertical-edge map: Sobel x magnitude thresholded at mean + k * std of the frame
     edge_k_std: float = 1.5
     # morphological closing kernels (width, height) at working resolution; each one is a pass
-    close_kernels: tuple[tuple[int, int], ...] = ((9, 3), (17, 5))
+    close_kernels: tuple[tuple[int, int], ...] = ((9, 3), (17, 5), (31, 7))
     # candidate region size at working resolution, in pixels
     cand_min_height: int = 8
     cand_max_height_frac: float = 0.35
@@ -98,8 +98,19 @@ class Params:
     split_min_aspect: float = 1.2
     # ... unless it is wider than this (in character heights): then it is no characters at all
     split_max_aspect: float = 3.5
-    # padding around a character crop, fraction of its height
-    char_pad_frac: float = 0.08
+    # paddings around a character crop (fractions of its height); the CNN reads every character once
+    # per padding and the probabilities are averaged (more than one: a cheap test-time ensemble)
+    char_pad_fracs: tuple[float, ...] = (0.04,)
+
+    # outer blobs dropped before reading: bluer than the line's median by this much (EU band), farther
+    # from the next blob than isolated_gap_ratio median gaps and isolated_min_gap of its own height
+    # (a band, a logo), or thinner than border_bar_aspect and closer than border_bar_gap_ratio median
+    # gaps (the plate's border)
+    band_blue_margin: float = 25.0
+    isolated_gap_ratio: float = 4.0
+    isolated_min_gap: float = 0.6
+    border_bar_aspect: float = 0.3
+    border_bar_gap_ratio: float = 0.5
 
     # --- recognition and ranking
     # plate confidence from character probabilities: "geo" (geometric mean) or "min"
@@ -149,6 +160,8 @@ class Params:
             default = getattr(cls(), key)
             if isinstance(default, tuple) and default and isinstance(default[0], str):
                 coerced[key] = tuple(str(v) for v in value)
+            elif isinstance(default, tuple) and default and isinstance(default[0], float):
+                coerced[key] = tuple(float(v) for v in value)
             elif isinstance(default, tuple):
                 coerced[key] = tuple(tuple(int(v) for v in pair) for pair in value)
             elif isinstance(default, bool) or not isinstance(default, (int, float)):
@@ -175,6 +188,8 @@ class Params:
         bad = [m for m in self.first_pass_methods if m not in ("adaptive", "otsu")]
         if bad or not self.first_pass_methods:
             raise ValueError(f"first_pass_methods={self.first_pass_methods!r}: use 'adaptive' and/or 'otsu'")
+        if not self.char_pad_fracs:
+            raise ValueError("char_pad_fracs needs at least one padding")
         if self.confidence_mode not in ("geo", "min"):
             raise ValueError(f"confidence_mode={self.confidence_mode!r}: use 'geo' or 'min'")
         if self.min_chars > self.max_chars:

@@ -126,6 +126,51 @@ class PlateReader:
             return Hypothesis(hyp.candidate, crop, same[0])
         return hyp
 
+    def drop_outer_suspects(self, h: Hypothesis, image: np.ndarray) -> Hypothesis | None:
+        """Drop outer blobs that are no characters by their place in the line: bluer than the line
+        (the EU band's letters and stars), far from the next character (a band, a logo), or a thin
+        bar pressed against its neighbour (the plate's border). None when too few characters remain."""
+        p = self.params
+        boxes = list(h.seg.boxes)
+        if len(boxes) < 3:
+            return h
+        blue = self.blueness(h, image) if image.ndim == 3 else None
+        med_blue = float(np.median(blue)) if blue is not None else 0.0
+        gaps = [b[0] - (a[0] + a[2]) for a, b in zip(boxes[:-1], boxes[1:])]
+        med_gap = max(1.0, float(np.median(gaps)))
+
+        def suspect(i: int, gap: float) -> bool:
+            x, y, w, hh = boxes[i]
+            if blue is not None and blue[i] - med_blue > p.band_blue_margin:
+                return True
+            if gap > p.isolated_gap_ratio * med_gap and gap > p.isolated_min_gap * hh:
+                return True
+            return w < p.border_bar_aspect * hh and gap < p.border_bar_gap_ratio * med_gap
+
+        lo, hi = 0, len(boxes)
+        while hi - lo > p.min_chars and suspect(lo, boxes[lo + 1][0] - boxes[lo][0] - boxes[lo][2]):
+            lo += 1
+        while hi - lo > p.min_chars and suspect(hi - 1, boxes[hi - 1][0] - boxes[hi - 2][0] - boxes[hi - 2][2]):
+            hi -= 1
+        if (lo, hi) == (0, len(boxes)):
+            return h
+        return Hypothesis(h.candidate, h.crop, replace(h.seg, boxes=boxes[lo:hi]))
+
+    @staticmethod
+    def blueness(h: Hypothesis, image: np.ndarray) -> list[float]:
+        """Mean of blue minus the larger of green and red inside each character box, frame pixels."""
+        out = []
+        H, W = image.shape[:2]
+        for x, y, w, hh in h.seg.boxes:
+            X, Y, BW, BH = h.crop.map_box(x, y, w, hh)
+            patch = image[max(0, Y) : min(H, Y + BH), max(0, X) : min(W, X + BW)]
+            if patch.size == 0:
+                out.append(0.0)
+                continue
+            b, g, r = (patch[..., k].astype(np.int16) for k in range(3))
+            out.append(float((b - np.maximum(g, r)).mean()))
+        return out
+
     def recognize(self, hyps: list[Hypothesis]) -> None:
         """Read every hypothesis's characters with the CNN in one batch; fill reading and rank.
 
@@ -133,12 +178,19 @@ class PlateReader:
         if not hyps:
             return
         batches, spans = [], []
+        pads = self.params.char_pad_fracs
         for h in hyps:
-            crops = char_crops(h.crop.gray, h.seg, self.params)
-            chars = normalize_chars(crops, ink_dark=h.seg.ink_dark)
-            spans.append((sum(len(b) for b in batches), len(chars)))
-            batches.append(chars)
-        _, probs = self.classifier.classify(np.concatenate(batches))
+            start = sum(len(b) for b in batches)
+            for pad in pads:
+                crops = char_crops(h.crop.gray, h.seg, pad)
+                batches.append(normalize_chars(crops, ink_dark=h.seg.ink_dark))
+            spans.append((start, len(h.seg.boxes)))
+        allp = self.classifier.classify(np.concatenate(batches))[1]
+        # each character was read once per padding: average its probabilities over the views
+        probs = np.concatenate([
+            allp[start : start + n * len(pads)].reshape(len(pads), n, -1).mean(axis=0) for start, n in spans
+        ])
+        spans = [(sum(n for _, n in spans[:i]), n) for i, (_, n) in enumerate(spans)]
         classes = self.classifier.classes
         for h, (start, n) in zip(hyps, spans):
             self.read_line(h, probs[start : start + n], classes)
@@ -219,6 +271,7 @@ class PlateReader:
         gray = to_gray(image)
         trace: dict | None = {} if debug_dir is not None else None
         hyps = self.hypotheses(gray, trace)
+        hyps = [h for h in (self.drop_outer_suspects(h, image) for h in hyps) if h is not None]
         self.recognize(hyps)
         hyps = [h for h in hyps if h.reading is not None]
         self.apply_size_prior(hyps)

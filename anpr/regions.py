@@ -25,8 +25,8 @@ FORMATS: dict[str, list[str]] = {
     "br": ["LLLDDDD"],
     # Europe: SK/HR/IT/FR style AA123AA, CZ 1A2 3456, PL/others, UK AB12CDE, German, Dutch sidecodes
     "eu": sorted(set(
-        ["LLDDDLL", "LLLDDLL", "DLDDDDD", "DLLDDDD", "LLDDDDD", "LLLDDDD", "LLDDLLL", "LLDLDLL",
-         "LDDDDDD", "DDLLLD", "LLDDDL", "DLLLDD", "LLDDDD"] + _german()
+        ["LLDDDLL", "DLDDDDD", "LLDDDDD", "LLLDDDD", "LLDDLLL", "LDDDDDD", "DDLLLD", "LLDDDL", "DLLLDD",
+         "LLDDDD"] + _german()
     )),
     # United States: the most common state layouts
     "us": ["DLLLDDD", "LLLDDDD", "LLLDDD", "DDDLLL", "LLDLDL", "DDLDLL", "LDDDDDD", "DDDDDDD", "LLDLDDD",

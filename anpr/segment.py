@@ -235,12 +235,12 @@ def segment(gray: np.ndarray, params: Params | None = None, polarities: tuple[bo
     return out
 
 
-def char_crops(gray: np.ndarray, seg: Segmentation, params: Params) -> list[np.ndarray]:
-    """Gray crops of each character box with a small padding, for `normalize_chars`."""
+def char_crops(gray: np.ndarray, seg: Segmentation, pad_frac: float) -> list[np.ndarray]:
+    """Gray crops of each character box padded by `pad_frac` of its height, for `normalize_chars`."""
     H, W = gray.shape
     crops = []
     for x, y, w, h in seg.boxes:
-        pad = int(round(params.char_pad_frac * h))
+        pad = int(round(pad_frac * h))
         x0, y0 = max(0, x - pad), max(0, y - pad)
         x1, y1 = min(W, x + w + pad), min(H, y + h + pad)
         crops.append(gray[y0:y1, x0:x1])

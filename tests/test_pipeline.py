@@ -82,3 +82,21 @@ def test_debug_dir_gets_the_step_images(random_classifier, tmp_path):
     names = {p.name for p in (tmp_path / "dbg").iterdir()}
     assert {"01-edges.png", "03-candidates.png", "06-result.png"} <= names
     assert any(n.startswith("04-plate-") for n in names)
+
+
+def test_outer_blobs_that_are_no_characters_are_dropped(random_classifier):
+    from anpr.localize import Candidate
+    from anpr.pipeline import Hypothesis
+    from anpr.rectify import PlateCrop
+    from anpr.segment import Segmentation
+
+    frame = np.full((100, 400, 3), 200, np.uint8)
+    chars = [(60 + 30 * i, 30, 18, 32) for i in range(6)]
+    band = (5, 30, 16, 32)  # far to the left and blue: the EU band
+    frame[30:62, 5:21] = (200, 60, 20)
+    bar = (chars[-1][0] + 19, 30, 3, 32)  # a thin bar pressed against the last character: the border
+    crop = PlateCrop(frame[..., 0].copy(), np.array([[1.0, 0, 0], [0, 1.0, 0]]))
+    seg = Segmentation([band] + chars + [bar], True, "adaptive", 8.0)
+    h = Hypothesis(Candidate(((200, 50), (400, 100), 0.0), (0, 0, 400, 100), 1.0), crop, seg)
+    out = PlateReader(random_classifier).drop_outer_suspects(h, frame)
+    assert out is not None and out.seg.boxes == chars

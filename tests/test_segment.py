@@ -39,7 +39,7 @@ def test_crops_of_characters_are_what_normalize_chars_expects():
     photo, crop = next(crops_from_truth(params))
     segs = segment(crop.gray, params)
     assert segs
-    crops = char_crops(crop.gray, segs[0], params)
+    crops = char_crops(crop.gray, segs[0], params.char_pad_fracs[0])
     assert len(crops) == len(segs[0].boxes)
     assert all(c.ndim == 2 and c.size > 0 for c in crops)
 
