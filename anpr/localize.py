@@ -86,12 +86,14 @@ def iou(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> float:
     return inter / union if union > 0 else 0.0
 
 
-def nms(cands: list[Candidate], thr: float) -> list[Candidate]:
-    """Keep the best-scoring of candidates that overlap more than `thr` (IoU)."""
+def nms(cands: list[Candidate], thr: float, limit: int | None = None) -> list[Candidate]:
+    """Keep the best-scoring of candidates that overlap more than `thr` (IoU), at most `limit`."""
     kept: list[Candidate] = []
     for c in sorted(cands, key=lambda c: -c.score):
         if all(iou(c.box, k.box) <= thr for k in kept):
             kept.append(c)
+            if limit is not None and len(kept) >= limit:
+                break
     return kept
 
 
@@ -142,4 +144,4 @@ def find_candidates(image: np.ndarray, params: Params | None = None, debug: dict
             rect = ((cx * inv, cy * inv), (rw * inv, rh * inv), float(ang))
             box = (int(x * inv), int(y * inv), int(round(w * inv)), int(round(h * inv)))
             found.append(Candidate(rect, box, score))
-    return nms(found, params.cand_nms_iou)[: params.max_candidates]
+    return nms(found, params.cand_nms_iou, params.max_candidates)

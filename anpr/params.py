@@ -65,8 +65,9 @@ class Params:
     plate_margin_y: float = 0.25
 
     # --- segmentation
-    # binarizations tried on a candidate's first crop (the re-warped crop tries adaptive and otsu)
+    # binarizations tried on a candidate's first crop and on the crops re-warped around a line
     first_pass_methods: tuple[str, ...] = ("adaptive",)
+    refine_methods: tuple[str, ...] = ("adaptive", "otsu")
     # at most this many first-pass lines (most characters first) are re-warped and read
     max_refine: int = 8
     # adaptive-threshold block (fraction of crop height, made odd) and offset
@@ -185,9 +186,10 @@ class Params:
             raise ValueError(f"max_pixels={self.max_pixels} must be at least 1")
         if not 0 < self.work_min_side <= self.work_max_side:
             raise ValueError(f"need 0 < work_min_side ({self.work_min_side}) <= work_max_side ({self.work_max_side})")
-        bad = [m for m in self.first_pass_methods if m not in ("adaptive", "otsu")]
-        if bad or not self.first_pass_methods:
-            raise ValueError(f"first_pass_methods={self.first_pass_methods!r}: use 'adaptive' and/or 'otsu'")
+        for key in ("first_pass_methods", "refine_methods"):
+            methods = getattr(self, key)
+            if not methods or any(m not in ("adaptive", "otsu") for m in methods):
+                raise ValueError(f"{key}={methods!r}: use 'adaptive' and/or 'otsu'")
         if not self.char_pad_fracs:
             raise ValueError("char_pad_fracs needs at least one padding")
         if self.confidence_mode not in ("geo", "min"):

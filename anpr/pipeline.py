@@ -120,7 +120,7 @@ class PlateReader:
         ch = hyp.seg.char_height
         pad = p.refine_pad_x * ch
         crop = rewarp(gray, hyp.crop, x - pad, x + w + pad, angle, ch / p.refine_char_height_frac, p)
-        same = segment(crop.gray, p, polarities=(hyp.seg.ink_dark,),
+        same = segment(crop.gray, p, polarities=(hyp.seg.ink_dark,), methods=p.refine_methods,
                        char_height=p.refine_char_height_frac * p.rect_height)
         if same and same[0].score >= hyp.seg.score - p.refine_score_slack:
             return Hypothesis(hyp.candidate, crop, same[0])
