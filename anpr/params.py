@@ -105,11 +105,12 @@ class Params:
 
     # outer blobs dropped before reading: bluer than the line's median by this much (EU band), farther
     # from the next blob than isolated_gap_ratio median gaps and isolated_min_gap of its own height
-    # (a band, a logo), or thinner than border_bar_aspect and closer than border_bar_gap_ratio median
+    # while narrower than isolated_max_aspect (a band, a logo; not the F of a German "F WE 50"), or thinner than border_bar_aspect and closer than border_bar_gap_ratio median
     # gaps (the plate's border)
     band_blue_margin: float = 25.0
     isolated_gap_ratio: float = 4.0
     isolated_min_gap: float = 0.6
+    isolated_max_aspect: float = 0.35
     border_bar_aspect: float = 0.3
     border_bar_gap_ratio: float = 0.5
 

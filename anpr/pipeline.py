@@ -128,7 +128,7 @@ class PlateReader:
 
     def drop_outer_suspects(self, h: Hypothesis, image: np.ndarray) -> Hypothesis | None:
         """Drop outer blobs that are no characters by their place in the line: bluer than the line
-        (the EU band's letters and stars), far from the next character (a band, a logo), or a thin
+        (the EU band's letters and stars), narrow and far from the next character (a band, a logo), or a thin
         bar pressed against its neighbour (the plate's border). None when too few characters remain."""
         p = self.params
         boxes = list(h.seg.boxes)
@@ -143,7 +143,7 @@ class PlateReader:
             x, y, w, hh = boxes[i]
             if blue is not None and blue[i] - med_blue > p.band_blue_margin:
                 return True
-            if gap > p.isolated_gap_ratio * med_gap and gap > p.isolated_min_gap * hh:
+            if gap > p.isolated_gap_ratio * med_gap and gap > p.isolated_min_gap * hh and w < p.isolated_max_aspect * hh:
                 return True
             return w < p.border_bar_aspect * hh and gap < p.border_bar_gap_ratio * med_gap
 
