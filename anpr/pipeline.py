@@ -281,8 +281,8 @@ class PlateReader:
         kept: list[Hypothesis] = []
         for h in hyps:
             assert h.reading is not None
-            if h.reading.confidence < p.min_confidence and kept:
-                continue
+            if h.reading.confidence < p.min_confidence:
+                break  # sorted: the rest are lower still
             box = h.frame_box(p)
             if any(iou(box, r.box) > 0.0 for r in reads):
                 continue
@@ -291,7 +291,6 @@ class PlateReader:
             kept.append(h)
             if len(reads) >= p.max_plates:
                 break
-        reads = [r for i, r in enumerate(reads) if i == 0 or r.confidence >= p.min_confidence]
         reads.sort(key=lambda r: -r.confidence)
         if debug_dir is not None:
             from .debug import write_debug

@@ -32,7 +32,8 @@ def random_classifier(tmp_path_factory):
 def test_reads_follow_the_contract_and_boxes_are_original_pixels(random_classifier):
     photo = dev_photos("br", every=9)[0]
     image = photo.bgr()
-    reader = PlateReader(random_classifier, region="br")
+    # an untrained model is never confident: report everything to check the fields
+    reader = PlateReader(random_classifier, region="br", params=Params(min_confidence=0.0))
     reads = reader.read(image)
     assert reads and all(isinstance(r, PlateRead) for r in reads)
     confs = [r.confidence for r in reads]
@@ -59,6 +60,15 @@ def test_gray_input_and_one_cnn_batch_per_frame(random_classifier):
     assert isinstance(reads_gray, list)
 
 
+def test_confidence_threshold_applies_to_every_read(random_classifier):
+    photo = dev_photos("br", every=9)[0]
+    everything = PlateReader(random_classifier, params=Params(min_confidence=0.0)).read(photo.bgr())
+    assert everything
+    cut = sorted(r.confidence for r in everything)[len(everything) // 2] + 1e-6
+    some = PlateReader(random_classifier, params=Params(min_confidence=cut)).read(photo.bgr())
+    assert all(r.confidence >= cut for r in some) and len(some) < len(everything)
+
+
 def test_blank_and_tiny_frames_read_nothing(random_classifier):
     reader = PlateReader(random_classifier)
     assert reader.read(np.zeros((480, 640, 3), np.uint8)) == []
@@ -78,7 +88,8 @@ def test_unknown_region_and_parameters_are_refused(random_classifier):
 
 def test_debug_dir_gets_the_step_images(random_classifier, tmp_path):
     photo = dev_photos("br", every=9)[0]
-    PlateReader(random_classifier, region="br").read(photo.bgr(), debug_dir=tmp_path / "dbg")
+    reader = PlateReader(random_classifier, region="br", params=Params(min_confidence=0.0))
+    reader.read(photo.bgr(), debug_dir=tmp_path / "dbg")
     names = {p.name for p in (tmp_path / "dbg").iterdir()}
     assert {"01-edges.png", "03-candidates.png", "06-result.png"} <= names
     assert any(n.startswith("04-plate-") for n in names)
