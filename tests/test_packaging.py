@@ -98,6 +98,34 @@ def test_unit_has_the_required_settings() -> None:
     assert re.search(r"^SupplementaryGroups=.*\bgpio\b.*\bvideo\b", text, re.M)
 
 
+# Run in a child: the kernel's MDWE (what MemoryDenyWriteExecute= enforces) cannot be switched off again.
+MDWE_PROBE = """
+import ctypes, sys
+libc = ctypes.CDLL(None, use_errno=True)
+if libc.prctl(65, 1, 0, 0, 0) != 0:  # PR_SET_MDWE, PR_MDWE_REFUSE_EXEC_GAIN (Linux >= 6.3)
+    sys.exit(77)
+try:
+    import numba  # checks at import that it can allocate executable memory
+    numba.njit(lambda x: x * 2)(21)
+except OSError as exc:
+    print(exc)
+    sys.exit(10)
+"""
+
+
+def test_unit_allows_the_jit_the_pytensor_engine_needs() -> None:
+    """engine = "pytensor" runs numba-compiled code (PyTensor 3 does so even in CVM mode): the unit may
+    only deny writable+executable memory if numba's JIT works under that policy."""
+    res = subprocess.run([sys.executable, "-c", MDWE_PROBE], capture_output=True, text=True, timeout=RUN_TIMEOUT_S)
+    if res.returncode == 77:
+        pytest.skip("this kernel has no PR_SET_MDWE (Linux < 6.3) to try the policy with")
+    assert res.returncode in (0, 10), res.stderr[-2000:]
+    jit_ok = res.returncode == 0
+    print(f"\nnumba JIT under MemoryDenyWriteExecute: {'works' if jit_ok else 'refused: ' + res.stdout.strip()}")
+    denies = re.search(r"^MemoryDenyWriteExecute=(yes|true|1)$", UNIT.read_text(), re.M)
+    assert jit_ok or not denies, f"{UNIT}: MemoryDenyWriteExecute=yes would break engine = \"pytensor\""
+
+
 def test_maintainer_scripts_parse() -> None:
     for name in ("postinst", "prerm", "postrm"):
         sh(["sh", "-n", REPO / "packaging" / "deb" / name])
@@ -240,15 +268,24 @@ def _group_exists(name: str) -> bool:
 
 def make_previous_build(deb: Path, out: Path) -> None:
     """The same package one version back, with a different packaged conffile (an extra comment line),
-    so that the upgrade meets a conffile changed both by the package and by the user."""
+    so that the upgrade meets a conffile changed both by the package and by the user, and a different
+    default model (same weights, other metadata), so that the upgrade rotates it to previous.pkl."""
+    from dataclasses import replace
+
+    from anpr.weights import load_weights, save_weights
+
     root = out.parent / "root"
     sh(["dpkg-deb", "-R", deb, root])
+    model = next(root.glob(f"{str(VENV)[1:]}/lib/python3*/site-packages/anpr/models/default.pkl"))
+    weights = load_weights(model)
+    save_weights(replace(weights, metadata={**weights.metadata, "note": "previous package build (test)"}), model)
     control = root / "DEBIAN" / "control"
     control.write_text(re.sub(r"^Version: .*$", f"Version: {PREVIOUS_VERSION}", control.read_text(), flags=re.M))
     conf = root / "etc/anpr/device.toml"
     conf.write_text(conf.read_text() + "# (previous package version)\n")
     md5 = root / "DEBIAN" / "md5sums"
-    md5.write_text("".join(l for l in md5.read_text().splitlines(True) if not l.endswith(" etc/anpr/device.toml\n")))
+    changed = (" etc/anpr/device.toml\n", "/anpr/models/default.pkl\n", "/anpr/models/default.pkl.sha256\n")
+    md5.write_text("".join(l for l in md5.read_text().splitlines(True) if not l.endswith(changed)))
     sh(["dpkg-deb", "--root-owner-group", "-Znone", "--build", root, out])
     shutil.rmtree(root)
 
@@ -288,6 +325,13 @@ def run_installed_daemon_once() -> tuple[list[tuple], set[str]]:
     assert store.is_file(), f"no plate log at {store}; daemon stderr:\n{res.stderr[-3000:]}"
     with sqlite3.connect(f"file:{store}?mode=ro", uri=True) as db:
         return db.execute("SELECT plate, confidence, camera, model_sha256 FROM reads ORDER BY id").fetchall(), set(drawn)
+
+
+def cache_files() -> dict[str, float]:
+    """Compiled artefacts in the cache with their mtimes (a recompile adds or rewrites some). Python
+    sources are left out: PyTensor rewrites cutils_ext/__init__.py at every import."""
+    return {str(p.relative_to(CACHE_DIR)): p.stat().st_mtime for p in CACHE_DIR.rglob("*")
+            if p.is_file() and p.suffix != ".py" and "lock_dir" not in p.parts}
 
 
 def file_sha256(path: Path) -> str:
@@ -357,7 +401,10 @@ class TestLifeCycle:
     def test_06_upgrade_keeps_modified_conffile_and_plate_log(self, machine) -> None:
         current_deb, _, state = machine
         with Step(state, "upgrade"):
-            CONFIG.write_text(CONFIG.read_text() + USER_EDIT)
+            # The admin's edit: the PyTensor engine, whose compiled code the upgrade's postinst must warm.
+            text, n = re.subn(r'^# engine = "numpy"$', 'engine = "pytensor"', CONFIG.read_text(), flags=re.M)
+            assert n == 1, f"{CONFIG}: no commented engine line to switch"
+            CONFIG.write_text(text + USER_EDIT)
             # As unattended upgrades do: keep the admin's version when both changed, no prompt.
             res = sh(["dpkg", "-i", "--force-confdef", "--force-confold", current_deb])
             assert dpkg_status() == "installed"
@@ -367,8 +414,24 @@ class TestLifeCycle:
             with sqlite3.connect(f"file:{STATE_DIR / 'plates.sqlite3'}?mode=ro", uri=True) as db:
                 rows = db.execute("SELECT plate, confidence, camera, model_sha256 FROM reads ORDER BY id").fetchall()
             assert rows == state["rows"], "the plate log changed over the upgrade"
+            # The untouched packaged default moved to the rollback slot; the new default is current.
+            new_default = next(VENV.glob("lib/python3*/site-packages/anpr/models/default.pkl"))
+            old_sha = rows[0][3]
+            assert file_sha256(MODELS / "current.pkl") == file_sha256(new_default) != old_sha
+            assert file_sha256(MODELS / "previous.pkl") == old_sha
+            for name in ("current.pkl", "previous.pkl"):
+                assert (MODELS / f"{name}.sha256").read_text().split()[0] == file_sha256(MODELS / name)
             assert "warning" not in res.stderr.lower(), res.stderr
             sh([BIN, "check-config", CONFIG])
+            # postinst warmed the cache as anpr; the service user's next load compiles nothing new.
+            compiled = cache_files()
+            assert compiled, f"postinst left {CACHE_DIR} empty with engine = pytensor"
+            owner = pwd.getpwnam("anpr").pw_uid
+            assert all(CACHE_DIR.joinpath(p).stat().st_uid == owner for p in compiled), "cache not owned by anpr"
+            sh(["runuser", "-u", "anpr", "--", "env", f"HOME={STATE_DIR}", f"NUMBA_CACHE_DIR={CACHE_DIR}/numba",
+                BIN, "check-model", "--config", CONFIG, MODELS / "current.pkl"], cwd="/")
+            assert cache_files() == compiled, "loading the model again compiled again: the warm cache was not used"
+            print(f"\ncompiled-model cache after the upgrade: {len(compiled)} files in {CACHE_DIR}")
 
     def test_07_remove_keeps_config_and_state(self, machine) -> None:
         _, _, state = machine
