@@ -21,7 +21,7 @@ class Params:
     max_pixels: int = DEFAULT_MAX_PIXELS
 
     # --- localization (working resolution: the frame is shrunk so its longer side is at most this)
-    work_max_side: int = 1024
+    work_max_side: int = 896
     # the frame's longer side is first raised to at least this (small photos: plates of ~70 px)
     work_min_side: int = 640
     # vertical-edge map: Sobel x magnitude thresholded at mean + k * std of the frame

@@ -107,33 +107,29 @@ def char_blobs(binary: np.ndarray, params: Params) -> list[tuple[int, int, int, 
     """Boxes of connected components whose size and shape could be a character."""
     H = binary.shape[0]
     _, _, stats, _ = cv2.connectedComponentsWithStats(binary, connectivity=8)
+    stats = stats[1:]
     min_h = params.char_min_height_frac * H
     max_h = params.char_max_height_frac * H
-    hs = stats[:, 3]
-    keep = np.nonzero((hs >= min_h) & (hs <= max_h))[0]
+    x, y, w, h, area = (stats[:, k].astype(np.float64) for k in range(5))
+    sized = (h >= min_h) & (h <= max_h) & (w <= params.split_max_aspect * h)
+    wide = sized & (w > params.split_min_aspect * h)
+    candidates = [tuple(r) for r in stats[sized & ~wide].tolist()]
+    for i in np.flatnonzero(wide):
+        xi, yi, wi, hi_ = (int(v) for v in stats[i, :4])
+        for part in split_wide(binary, (xi, yi, wi, hi_), hi_, params):
+            px, py, pw, ph = part
+            candidates.append((px, py, pw, ph, int(np.count_nonzero(binary[py : py + ph, px : px + pw]))))
     out: list[tuple[int, int, int, int]] = []
-    for i in keep:
-        if i == 0:
+    for px, py, pw, ph, a in candidates:
+        if ph < min_h:
             continue
-        x, y, w, h, area = stats[i].tolist()
-        if w > params.split_max_aspect * h:
-            continue  # a bar or a frame piece, not a few touching characters
-        if w > params.split_min_aspect * h:
-            parts = split_wide(binary, (x, y, w, h), h, params)
-        else:
-            parts = [(x, y, w, h)]
-        for px, py, pw, ph in parts:
-            if ph < min_h:
-                continue
-            aspect = pw / ph
-            if not params.char_min_aspect <= aspect <= params.char_max_aspect:
-                continue
-            if len(parts) > 1:
-                area = int(np.count_nonzero(binary[py : py + ph, px : px + pw]))
-            fill = area / float(pw * ph)
-            if not params.char_min_fill <= fill <= params.char_max_fill and aspect > 0.3:
-                continue
-            out.append((px, py, pw, ph))
+        aspect = pw / ph
+        if not params.char_min_aspect <= aspect <= params.char_max_aspect:
+            continue
+        fill = a / float(pw * ph)
+        if not params.char_min_fill <= fill <= params.char_max_fill and aspect > 0.3:
+            continue
+        out.append((px, py, pw, ph))
     return out
 
 

@@ -64,9 +64,9 @@ def test_confidence_threshold_applies_to_every_read(random_classifier):
     photo = dev_photos("br", every=9)[0]
     everything = PlateReader(random_classifier, params=Params(min_confidence=0.0)).read(photo.bgr())
     assert everything
-    cut = sorted(r.confidence for r in everything)[len(everything) // 2] + 1e-6
+    cut = sorted(r.confidence for r in everything)[len(everything) // 2] + 1e-4  # reads round to 4 places
     some = PlateReader(random_classifier, params=Params(min_confidence=cut)).read(photo.bgr())
-    assert all(r.confidence >= cut for r in some) and len(some) < len(everything)
+    assert all(r.confidence >= cut - 1e-4 for r in some) and len(some) < len(everything)
 
 
 def test_blank_and_tiny_frames_read_nothing(random_classifier):
