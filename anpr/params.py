@@ -83,7 +83,7 @@ class Params:
     char_max_height_frac: float = 0.95
     # character width / height
     char_min_aspect: float = 0.08
-    char_max_aspect: float = 1.05
+    char_max_aspect: float = 1.2  # = split_min_aspect: wider blobs are split, narrower ones kept whole
     # fraction of its box a character's ink fills
     char_min_fill: float = 0.15
     char_max_fill: float = 0.92
@@ -99,6 +99,8 @@ class Params:
     split_min_aspect: float = 1.2
     # ... unless it is wider than this (in character heights): then it is no characters at all
     split_max_aspect: float = 3.5
+    # ... and only at a column whose ink is at most this fraction of the blob's height (a neck)
+    split_neck_frac: float = 0.25
     # paddings around a character crop (fractions of its height); the CNN reads every character once
     # per padding and the probabilities are averaged (more than one: a cheap test-time ensemble)
     char_pad_fracs: tuple[float, ...] = (0.04,)
@@ -198,6 +200,9 @@ class Params:
             raise ValueError(f"confidence_mode={self.confidence_mode!r}: use 'geo' or 'min'")
         if self.min_chars > self.max_chars:
             raise ValueError(f"min_chars ({self.min_chars}) exceeds max_chars ({self.max_chars})")
+        if self.char_max_aspect < self.split_min_aspect:
+            raise ValueError(f"char_max_aspect ({self.char_max_aspect}) must be at least split_min_aspect "
+                             f"({self.split_min_aspect}), or blobs between the two are lost")
         if self.rect_height < 24:
             raise ValueError(f"rect_height={self.rect_height} is too small to segment (use 24 or more)")
         for kw, kh in self.close_kernels:

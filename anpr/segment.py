@@ -77,7 +77,8 @@ def clear_lines(binary: np.ndarray, params: Params, char_height: float | None = 
 
 def split_wide(binary: np.ndarray, box: tuple[int, int, int, int], char_h: float, params: Params
                ) -> list[tuple[int, int, int, int]]:
-    """Split a blob wider than a character at its thinnest columns (touching characters)."""
+    """Split a blob wider than a character at its thinnest columns (touching characters), where the
+    column's ink is a thin neck; a blob without such a neck stays whole (a wide W, M)."""
     x, y, w, h = box
     if w <= params.split_min_aspect * char_h:
         return [box]
@@ -91,7 +92,10 @@ def split_wide(binary: np.ndarray, box: tuple[int, int, int, int], char_h: float
         lo, hi = max(1, lo), min(w - 1, hi)
         if hi <= lo:
             continue
-        cuts.append(lo + int(np.argmin(profile[lo:hi])))
+        cut = lo + int(np.argmin(profile[lo:hi]))
+        # touching characters meet at a thin neck; a wide W or M has full strokes at its middle
+        if profile[cut] <= params.split_neck_frac * h:
+            cuts.append(cut)
     edges = [0] + cuts + [w]
     parts = []
     for a, b in zip(edges[:-1], edges[1:]):

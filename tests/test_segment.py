@@ -87,3 +87,11 @@ def test_warp_rect_maps_crop_points_back_to_the_frame():
     assert crop.gray.shape[0] == 72
     centre = crop.map_points(np.array([[crop.gray.shape[1] / 2, 36]]))[0]
     assert np.allclose(centre, [150, 100], atol=0.5)
+
+
+def test_wide_letters_stay_whole():
+    params = Params()
+    img = np.full((72, 300), 220, np.uint8)
+    cv2.putText(img, "WMW481", (14, 52), cv2.FONT_HERSHEY_DUPLEX, 1.3, 20, 4)
+    segs = [s for s in segment(img, params) if s.ink_dark]
+    assert segs and len(segs[0].boxes) == 6  # no W or M dropped or cut into V V / N N
