@@ -105,10 +105,10 @@ class Params:
     # per padding and the probabilities are averaged (more than one: a cheap test-time ensemble)
     char_pad_fracs: tuple[float, ...] = (0.04,)
 
-    # outer blobs dropped before reading: bluer than the line's median by this much (EU band), farther
+    # outer blobs dropped before reading: bluer than the line's median by this much (EU band); farther
     # from the next blob than isolated_gap_ratio median gaps and isolated_min_gap of its own height
-    # while narrower than isolated_max_aspect (a band, a logo; not the F of a German "F WE 50"), or thinner than border_bar_aspect and closer than border_bar_gap_ratio median
-    # gaps (the plate's border)
+    # while narrower than isolated_max_aspect (a band, a logo; not the F of a German "F WE 50"); or
+    # thinner than border_bar_aspect and closer than border_bar_gap_ratio median gaps (the border)
     band_blue_margin: float = 25.0
     isolated_gap_ratio: float = 4.0
     isolated_min_gap: float = 0.6
@@ -125,13 +125,15 @@ class Params:
     # at most this many plates per frame
     max_plates: int = 4
     # region format rescoring: a confusable alternative replaces the CNN's choice when the format
-    # wants it and its probability is at least this fraction of the CNN's top probability
+    # wants it and its probability is at least this fraction of the CNN's top probability (0: the
+    # format always decides within a look-alike pair; formats compete on the probabilities they keep)
     format_swap_ratio: float = 0.0
     # confidence multiplier for a reading that fits none of the region's formats
     format_miss_penalty: float = 0.6
-    # gain in ranking score per segmented character (prefers full plates over fragments)
+    # choosing among reads of one line with and without outer characters: a gain per character
+    # (prefers the whole plate over a fragment) and a cost per dropped character; at most max_trim
+    # characters are dropped on each side
     rank_per_char: float = 0.05
-    # up to this many outer characters on each side may be dropped, each costing this much rank
     max_trim: int = 1
     trim_cost: float = 0.06
     # confidence factor per blob the CNN rejects as no character (models with a `#` class)
@@ -145,8 +147,8 @@ class Params:
     overlay_factor: float = 0.5
     # which rejected blobs are dropped: "all", "ends" (only outer runs), "ignore" (none)
     reject_mode: str = "all"
-    # a line whose share of thin blobs (width < thin_char_aspect * height) exceeds the allowance is
-    # penalized in rank by the excess times thin_line_penalty (grilles read as IIII1111)
+    # a line whose share of thin blobs (width < thin_char_aspect * height) exceeds the allowance has
+    # its confidence multiplied by 1 - excess * thin_line_penalty (grilles read as IIII1111)
     thin_char_aspect: float = 0.3
     thin_line_allowance: float = 0.35
     thin_line_penalty: float = 1.0
@@ -196,6 +198,8 @@ class Params:
                 raise ValueError(f"{key}={methods!r}: use 'adaptive' and/or 'otsu'")
         if not self.char_pad_fracs:
             raise ValueError("char_pad_fracs needs at least one padding")
+        if self.reject_mode not in ("all", "ends", "ignore"):
+            raise ValueError(f"reject_mode={self.reject_mode!r}: use 'all', 'ends' or 'ignore'")
         if self.confidence_mode not in ("geo", "min"):
             raise ValueError(f"confidence_mode={self.confidence_mode!r}: use 'geo' or 'min'")
         if self.min_chars > self.max_chars:

@@ -1,10 +1,12 @@
 """One way through: frame -> candidate regions -> upright plate crops -> characters -> text.
 
-Candidates come from cheap edge evidence (`localize`); each is cut out upright (`rectify`), split
-into characters in both polarities (`segment`), re-warped once when the characters show residual
-tilt, and every hypothesis's characters are read by the CNN in ONE batch. Hypotheses are then ranked
-by what they read as (character confidence, format fit, length), not by image statistics alone;
-overlapping reads of one plate collapse to the best, and several plates per frame are possible.
+Candidates come from cheap edge evidence (`localize`); each is cut out upright (`rectify`) and split
+into characters in both polarities (`segment`); the most character-like lines are re-warped around
+their characters (tilt levelled, height normalized, view widened; repeated while the line grows at
+the crop's edge), outer blobs that are no characters by their place are dropped, and every
+hypothesis's characters are read by the CNN in ONE batch per frame. Hypotheses are then ranked by
+what they read as (character confidence, format fit, length, size, place), not by image statistics
+alone; overlapping reads of one plate collapse to the best, and several plates per frame are possible.
 """
 from __future__ import annotations
 
@@ -126,10 +128,10 @@ class PlateReader:
             return Hypothesis(hyp.candidate, crop, same[0])
         return hyp
 
-    def drop_outer_suspects(self, h: Hypothesis, image: np.ndarray) -> Hypothesis | None:
+    def drop_outer_suspects(self, h: Hypothesis, image: np.ndarray) -> Hypothesis:
         """Drop outer blobs that are no characters by their place in the line: bluer than the line
-        (the EU band's letters and stars), narrow and far from the next character (a band, a logo), or a thin
-        bar pressed against its neighbour (the plate's border). None when too few characters remain."""
+        (the EU band's letters and stars), narrow and far from the next character (a band, a logo),
+        or a thin bar pressed against its neighbour (the plate's border); never below `min_chars`."""
         p = self.params
         boxes = list(h.seg.boxes)
         if len(boxes) < 3:
@@ -271,7 +273,7 @@ class PlateReader:
         gray = to_gray(image)
         trace: dict | None = {} if debug_dir is not None else None
         hyps = self.hypotheses(gray, trace)
-        hyps = [h for h in (self.drop_outer_suspects(h, image) for h in hyps) if h is not None]
+        hyps = [self.drop_outer_suspects(h, image) for h in hyps]
         self.recognize(hyps)
         hyps = [h for h in hyps if h.reading is not None]
         self.apply_size_prior(hyps)
