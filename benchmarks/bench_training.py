@@ -210,6 +210,8 @@ def main(argv: list[str] | None = None) -> int:
             notes.append("JAX skipped: jax not installed")
             continue
         runs.append((mode, ["pytensor", mode], None))
+        if mode == "CVM":  # the same single-thread comparison as PyTorch's
+            runs.append(("CVM 1 BLAS thread", ["pytensor", mode], {"OPENBLAS_NUM_THREADS": "1"}))
     if "CVM" in modes and not args.no_blas_compare:
         flags = os.environ.get("PYTENSOR_FLAGS", "")
         runs.append(("CVM (no BLAS)", ["pytensor", "CVM"], {"PYTENSOR_FLAGS": ",".join(filter(None, [flags, "blas__ldflags="]))}))
@@ -246,14 +248,14 @@ def main(argv: list[str] | None = None) -> int:
           f"({os.cpu_count()} CPUs{', load ' + '%.1f' % os.getloadavg()[0] if hasattr(os, 'getloadavg') else ''})")
     ref_cpu = max((r["samples_per_cpu_s"] for k, r in training.items() if k.startswith("PyTorch") and "samples_per_cpu_s" in r),
                   default=None)
-    print(f"{'backend':<18}{'samples/s':>11}{'median':>10}{'vs torch':>10}{'per CPU-s':>11}{'vs torch':>10}{'compile s':>11}")
+    print(f"{'backend':<19}{'samples/s':>10}{'median':>10}{'vs torch':>10}{'per CPU-s':>11}{'vs torch':>10}{'compile s':>11}")
     for name, r in training.items():
         if "error" in r:
-            print(f"{name:<18}  {r['error']}")
+            print(f"{name:<19}  {r['error']}")
             continue
         r["vs_torch"] = round(r["samples_per_s"] / ref, 2) if ref else None
         r["cpu_vs_torch"] = round(r["samples_per_cpu_s"] / ref_cpu, 2) if ref_cpu else None
-        print(f"{name:<18}{r['samples_per_s']:>11.0f}{r['samples_per_s_median']:>10.0f}"
+        print(f"{name:<19}{r['samples_per_s']:>10.0f}{r['samples_per_s_median']:>10.0f}"
               f"{(str(r['vs_torch']) + 'x') if ref else '-':>10}{r['samples_per_cpu_s']:>11.0f}"
               f"{(str(r['cpu_vs_torch']) + 'x') if ref_cpu else '-':>10}{r.get('compile_s', '-'):>11}")
     print("(vs torch: against the faster PyTorch row; per CPU-s: samples per second of process CPU time)")
