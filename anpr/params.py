@@ -27,7 +27,7 @@ class Params:
     # vertical-edge map: Sobel x magnitude thresholded at mean + k * std of the frame
     edge_k_std: float = 1.5
     # morphological closing kernels (width, height) at working resolution; each one is a pass
-    close_kernels: tuple[tuple[int, int], ...] = ((9, 3), (17, 5), (31, 7))
+    close_kernels: tuple[tuple[int, int], ...] = ((5, 3), (9, 3), (17, 5), (31, 7))
     # candidate region size at working resolution, in pixels
     cand_min_height: int = 8
     cand_max_height_frac: float = 0.35
