@@ -129,7 +129,7 @@ class Params:
     # format always decides within a look-alike pair; formats compete on the probabilities they keep)
     format_swap_ratio: float = 0.0
     # confidence multiplier for a reading that fits none of the region's formats
-    format_miss_penalty: float = 0.6
+    format_miss_penalty: float = 0.8
     # choosing among reads of one line with and without outer characters: a gain per character
     # (prefers the whole plate over a fragment) and a cost per dropped character; at most max_trim
     # characters are dropped on each side
