@@ -150,7 +150,9 @@ def built_deb(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def lintian_run(built_deb: Path):
     """lintian takes minutes on ~3000 files: started early, read by test_lintian_reports_no_errors."""
-    need("lintian")
+    if shutil.which("lintian") is None:
+        yield None
+        return
     proc = subprocess.Popen(["lintian", "--no-tag-display-limit", built_deb], stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True)
     yield proc
@@ -370,6 +372,8 @@ class TestLifeCycle:
             assert (MODELS / "current.pkl.sha256").read_text().split()[0] == file_sha256(current)
             assert current.stat().st_uid == user.pw_uid
             assert list(VENV.rglob("__pycache__")), "postinst did not byte-compile the venv"
+            footprint = sh(["du", "-s", "--block-size=1M", VENV.parent]).stdout.split()[0]
+            print(f"\ninstalled footprint of {VENV.parent} (with byte code): {footprint} MiB")
             assert Path("/etc/systemd/system/multi-user.target.wants/anpr-device.service").is_symlink(), "not enabled"
             res = sh([BIN, "check-model", "--config", CONFIG, current])
             assert res.stdout.strip() == file_sha256(current)
@@ -457,6 +461,8 @@ class TestLifeCycle:
 
 def test_lintian_reports_no_errors(lintian_run) -> None:
     """Last: lintian ran beside the life-cycle tests. Remaining warnings are justified in packaging/README.md."""
+    if lintian_run is None:
+        pytest.skip("lintian not installed (make apt)")
     out, _ = lintian_run.communicate(timeout=DPKG_TIMEOUT_S)
     tags = re.findall(r"^([EWIPOX]): \S+: (\S+)", out, re.M)
     errors = sorted({t for level, t in tags if level == "E"})
