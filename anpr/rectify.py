@@ -82,9 +82,11 @@ def deskew_angle(centers: np.ndarray) -> float:
     if len(centers) < 3:
         return 0.0
     xs, ys = centers[:, 0], centers[:, 1]
-    if np.ptp(xs) < 1:
+    dx = xs - xs.mean()
+    var = float(dx @ dx)
+    if var < 1.0:
         return 0.0
-    slope = np.polyfit(xs, ys, 1)[0]
+    slope = float(dx @ (ys - ys.mean())) / var  # least-squares line (np.polyfit costs ~0.5 ms)
     return math.degrees(math.atan(slope))
 
 
