@@ -35,6 +35,8 @@ from .datasets.synthetic import make_synthetic
 
 KINDS = ("mnist", "azcsv", "platechars", "boxsheets", "synthetic", "reject")
 DEFAULT_DATA_ROOT = Path(__file__).resolve().parents[2] / "shared" / "data"
+# val and test shares a real-data source added by `--source` holds out (by group)
+ADDED_SOURCE_HOLDOUT = 0.15
 
 DEFAULT_RECIPE_TOML = """\
 # Default recipe: real plate crops (gb, br) with degraded copies, the EU/FR plate-font sheets with
@@ -175,7 +177,8 @@ def with_overrides(recipe: Recipe, add: Sequence[str] = (), drop: Sequence[str] 
             raise RecipeError(f"--source {spec!r}: kind must be one of {KINDS}")
         plist = [p for p in paths.split(",") if p]
         name = kind if kind not in {s.label() for s in sources} else f"{kind}-{len(sources)}"
-        extra = {"val_fraction": 0.15, "test_fraction": 0.15} if kind in ("mnist", "azcsv", "platechars") else {}
+        extra = ({"val_fraction": ADDED_SOURCE_HOLDOUT, "test_fraction": ADDED_SOURCE_HOLDOUT}
+                 if kind in ("mnist", "azcsv", "platechars") else {})
         sources.append(SourceSpec(kind=kind, name=name, paths=plist, augment=kind == "platechars", **extra))
     for spec in weights:
         name, _, w = spec.partition("=")
