@@ -255,17 +255,22 @@ def shlib_depends(root: Path) -> list[str]:
     for elf in elf_files(root):
         dyn = subprocess.run(["readelf", "-d", str(elf)], capture_output=True, text=True).stdout
         needed.update(re.findall(r"\(NEEDED\)\s+Shared library: \[([^\]]+)\]", dyn))
+    multiarch = output(["dpkg-architecture", "-qDEB_HOST_MULTIARCH"])
+    native_dirs = {f"/lib/{multiarch}", f"/usr/lib/{multiarch}"}
     packages: set[str] = set()
     missing = []
     for soname in sorted(needed - bundled):
         if soname.startswith(("libpython3", "ld-linux")) or soname in OPTIONAL_SONAMES:
             continue  # the interpreter itself / the dynamic loader (libc6)
         res = subprocess.run(["dpkg", "-S", f"*/{soname}"], capture_output=True, text=True)
-        if res.returncode != 0:
+        # Only the native library directories count (not lib32*, not a copy some other tool ships).
+        pkgs = sorted({owners.split(",")[0].split(":")[0].strip()
+                       for owners, path in (line.rsplit(": ", 1) for line in res.stdout.splitlines() if ": " in line)
+                       if os.path.dirname(path.strip()) in native_dirs})
+        if res.returncode != 0 or not pkgs:
             missing.append(soname)
             continue
-        pkgs = {line.split(":")[0].split(",")[0].strip() for line in res.stdout.splitlines()}
-        packages.add(sorted(pkgs)[0])
+        packages.add(pkgs[0])
     if missing:
         raise BuildError(f"shared libraries needed by the venv but not installed on this machine: {missing}; "
                          "install their Debian packages so their names can go into Depends")
@@ -339,7 +344,7 @@ def md5sums(root: Path) -> str:
 
 
 def build(args: argparse.Namespace) -> Path:
-    for tool in ("dpkg-deb", "readelf"):
+    for tool in ("dpkg-deb", "dpkg-architecture", "readelf"):
         if shutil.which(tool) is None:
             raise BuildError(f"{tool} not found: apt-get install dpkg-dev binutils (make apt)")
     version = args.version or debian_version(DEB_DIR / "changelog")
