@@ -101,6 +101,12 @@ class Params:
     split_max_aspect: float = 3.5
     # ... and only at a column whose ink is at most this fraction of the blob's height (a neck)
     split_neck_frac: float = 0.25
+    # a gap inside a line between gap_min_width and gap_max_width median character widths whose ink
+    # spans at least gap_min_height of the line's height may be a character broken into pieces: the
+    # line is read with and without it
+    gap_min_width: float = 0.6
+    gap_max_width: float = 2.2
+    gap_min_height: float = 0.8
     # paddings around a character crop (fractions of its height); the CNN reads every character once
     # per padding and the probabilities are averaged (more than one: a cheap test-time ensemble)
     char_pad_fracs: tuple[float, ...] = (0.04,)

@@ -22,7 +22,7 @@ from .params import Params
 from .recognize import Reading, decode, line_factor
 from .rectify import PlateCrop, crop_candidate, deskew_angle, rewarp
 from .regions import formats_for
-from .segment import Segmentation, char_crops, segment
+from .segment import Segmentation, char_crops, fill_gaps, segment
 
 # the class a model may have for "not a character" (textures, borders, screws, the EU band)
 REJECT = "#"
@@ -103,6 +103,10 @@ class PlateReader:
                 if len(h.seg.boxes) <= n:
                     break
             out.append(h)
+            if h.seg.binary is not None:
+                filled = fill_gaps(h.seg.binary, h.seg.boxes, p)
+                if filled != h.seg.boxes:
+                    out.append(Hypothesis(h.candidate, h.crop, replace(h.seg, boxes=filled)))
         return out
 
     def line_at_edge(self, hyp: Hypothesis) -> bool:

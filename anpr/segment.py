@@ -213,6 +213,32 @@ def best_line(blobs: list[tuple[int, int, int, int]], params: Params) -> list[tu
     return best
 
 
+def fill_gaps(binary: np.ndarray, line: list[tuple[int, int, int, int]], params: Params
+              ) -> list[tuple[int, int, int, int]]:
+    """The line with characters broken into pieces put back: where two neighbours leave room for a
+    character, the ink in that gap (within the line's rows) counts when it is nearly as tall as the
+    line (a 9 whose loop came apart from its tail). The caller reads both versions and keeps the
+    better: an emblem or a seal in a gap is rejected or read with low confidence."""
+    if len(line) < 2:
+        return line
+    med_h = float(np.median([b[3] for b in line]))
+    med_w = float(np.median([b[2] for b in line]))
+    top = int(min(b[1] for b in line))
+    bot = int(max(b[1] + b[3] for b in line))
+    out = [line[0]]
+    for a, b in zip(line[:-1], line[1:]):
+        x0, x1 = a[0] + a[2] + 1, b[0] - 1
+        if params.gap_min_width * med_w <= x1 - x0 <= params.gap_max_width * med_w:
+            window = binary[top:bot, x0:x1]
+            rows = np.flatnonzero(np.count_nonzero(window, axis=1))
+            cols = np.flatnonzero(np.count_nonzero(window, axis=0))
+            if rows.size and rows[-1] - rows[0] + 1 >= params.gap_min_height * med_h:
+                out.append((x0 + int(cols[0]), top + int(rows[0]), int(cols[-1] - cols[0] + 1),
+                            int(rows[-1] - rows[0] + 1)))
+        out.append(b)
+    return out if len(out) <= params.max_chars else line
+
+
 def segment(gray: np.ndarray, params: Params | None = None, polarities: tuple[bool, ...] = (True, False),
             methods: tuple[str, ...] = METHODS, char_height: float | None = None) -> list[Segmentation]:
     """Best character line per polarity (dark ink first), each with at least `min_chars` characters.

@@ -95,3 +95,19 @@ def test_wide_letters_stay_whole():
     cv2.putText(img, "WMW481", (14, 52), cv2.FONT_HERSHEY_DUPLEX, 1.3, 20, 4)
     segs = [s for s in segment(img, params) if s.ink_dark]
     assert segs and len(segs[0].boxes) == 6  # no W or M dropped or cut into V V / N N
+
+
+def test_a_character_broken_into_pieces_inside_the_line_is_put_back():
+    from anpr.segment import fill_gaps
+
+    params = Params()
+    binary = np.zeros((72, 300), np.uint8)
+    line = [(20 + 24 * i, 20, 18, 32) for i in (0, 1, 3, 4)]
+    for x, y, w, h in line:
+        binary[y : y + h, x : x + w] = 255
+    binary[20:34, 68:86] = 255  # the loop of a 9 ...
+    binary[38:52, 78:84] = 255  # ... apart from its tail
+    assert fill_gaps(binary, line, params) == line[:2] + [(68, 20, 18, 32)] + line[2:]
+    binary[20:52, 68:86] = 0
+    binary[30:38, 70:80] = 255  # a hyphen in the gap is no character
+    assert fill_gaps(binary, line, params) == line
