@@ -22,7 +22,7 @@ from .params import Params
 from .recognize import Reading, decode, line_factor
 from .rectify import PlateCrop, crop_candidate, deskew_angle, rewarp
 from .regions import formats_for
-from .segment import Segmentation, char_crops, fill_gaps, segment
+from .segment import Segmentation, char_crop, fill_gaps, segment
 
 # the class a model may have for "not a character" (textures, borders, screws, the EU band)
 REJECT = "#"
@@ -180,26 +180,41 @@ class PlateReader:
     def recognize(self, hyps: list[Hypothesis]) -> None:
         """Read every hypothesis's characters with the CNN in one batch; fill reading and rank.
 
-        Hypotheses that end with no readable line (too few characters left) get reading None."""
+        A character shared by several hypotheses (a line and its version with a broken character put
+        back) is read once. Hypotheses left with no readable line get reading None."""
         if not hyps:
             return
-        batches, spans = [], []
         pads = self.params.char_pad_fracs
+        index: dict[tuple, int] = {}
+        crops: list[list[np.ndarray]] = [[] for _ in pads]
+        polarity: list[bool] = []
         for h in hyps:
-            start = sum(len(b) for b in batches)
-            for pad in pads:
-                crops = char_crops(h.crop.gray, h.seg, pad)
-                batches.append(normalize_chars(crops, ink_dark=h.seg.ink_dark))
-            spans.append((start, len(h.seg.boxes)))
-        allp = self.classifier.classify(np.concatenate(batches))[1]
+            for box in h.seg.boxes:
+                key = (id(h.crop), h.seg.ink_dark, box)
+                if key not in index:
+                    index[key] = len(polarity)
+                    polarity.append(h.seg.ink_dark)
+                    for k, pad in enumerate(pads):
+                        crops[k].append(char_crop(h.crop.gray, box, pad))
+        # normalize per polarity, keep the unique characters' order
+        chars = np.zeros((len(pads), len(polarity), self.classifier_input_size(), self.classifier_input_size()),
+                         np.float32)
+        for ink_dark in (True, False):
+            idx = [i for i, pol in enumerate(polarity) if pol == ink_dark]
+            if idx:
+                for k in range(len(pads)):
+                    chars[k, idx] = normalize_chars([crops[k][i] for i in idx], ink_dark=ink_dark)
+        allp = self.classifier.classify(chars.reshape(-1, *chars.shape[2:]))[1]
         # each character was read once per padding: average its probabilities over the views
-        probs = np.concatenate([
-            allp[start : start + n * len(pads)].reshape(len(pads), n, -1).mean(axis=0) for start, n in spans
-        ])
-        spans = [(sum(n for _, n in spans[:i]), n) for i, (_, n) in enumerate(spans)]
+        probs = allp.reshape(len(pads), len(polarity), -1).mean(axis=0)
         classes = self.classifier.classes
-        for h, (start, n) in zip(hyps, spans):
-            self.read_line(h, probs[start : start + n], classes)
+        for h in hyps:
+            rows = [index[(id(h.crop), h.seg.ink_dark, box)] for box in h.seg.boxes]
+            self.read_line(h, probs[rows], classes)
+
+    def classifier_input_size(self) -> int:
+        """Side of the CNN's square input (28 unless the model says otherwise)."""
+        return int(getattr(self.classifier, "input_size", 28))
 
     def read_line(self, h: Hypothesis, probs: np.ndarray, classes: str) -> None:
         """The best reading of one segmented line: blobs the CNN rejects (class `#`, when the model

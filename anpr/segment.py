@@ -261,13 +261,14 @@ def segment(gray: np.ndarray, params: Params | None = None, polarities: tuple[bo
     return out
 
 
-def char_crops(gray: np.ndarray, seg: Segmentation, pad_frac: float) -> list[np.ndarray]:
-    """Gray crops of each character box padded by `pad_frac` of its height, for `normalize_chars`."""
+def char_crop(gray: np.ndarray, box: tuple[int, int, int, int], pad_frac: float) -> np.ndarray:
+    """Gray crop of one character box padded by `pad_frac` of its height, for `normalize_chars`."""
     H, W = gray.shape
-    crops = []
-    for x, y, w, h in seg.boxes:
-        pad = int(round(pad_frac * h))
-        x0, y0 = max(0, x - pad), max(0, y - pad)
-        x1, y1 = min(W, x + w + pad), min(H, y + h + pad)
-        crops.append(gray[y0:y1, x0:x1])
-    return crops
+    x, y, w, h = box
+    pad = int(round(pad_frac * h))
+    return gray[max(0, y - pad) : min(H, y + h + pad), max(0, x - pad) : min(W, x + w + pad)]
+
+
+def char_crops(gray: np.ndarray, seg: Segmentation, pad_frac: float) -> list[np.ndarray]:
+    """`char_crop` of every character box of a line."""
+    return [char_crop(gray, box, pad_frac) for box in seg.boxes]
