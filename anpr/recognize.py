@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .params import Params
-from .regions import formats_for, partner, slot_accepts
+from .regions import formats_of_length, partner, slot_accepts
 
 
 @dataclass
@@ -58,9 +58,7 @@ def decode(probs: np.ndarray, classes: str, region: str = "auto", params: Params
     chars = [classes[i] for i in idx]
     confs = [float(probs[k, i]) for k, i in enumerate(idx)]
     best: tuple[float, list[str], list[float]] | None = None
-    for fmt in formats_for(region):
-        if len(fmt) != len(chars):
-            continue
+    for fmt in formats_of_length(region, len(chars)):
         fitted = apply_format(chars, probs, classes, fmt, params)
         if fitted is None:
             continue

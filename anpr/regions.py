@@ -7,6 +7,7 @@ characters. `auto` tries every region's formats.
 """
 from __future__ import annotations
 
+from functools import lru_cache
 from itertools import product
 
 # letter <-> digit pairs that plate fonts and blur make look alike
@@ -42,6 +43,12 @@ def formats_for(region: str) -> list[str]:
     if region == "auto":
         return sorted({f for fs in FORMATS.values() for f in fs})
     return FORMATS[region]
+
+
+@lru_cache(maxsize=None)
+def formats_of_length(region: str, length: int) -> tuple[str, ...]:
+    """The region's formats with exactly `length` characters (cached: decoding asks per line)."""
+    return tuple(f for f in formats_for(region) if len(f) == length)
 
 
 def slot_accepts(slot: str, ch: str) -> bool:
