@@ -2,11 +2,11 @@
 
 PyTensor 3 has no conv2d op, so a convolution is im2col written with graph primitives — shifted
 slices of the input stacked on a new axis and reshaped into a patch matrix, then one `dot` with the
-kernel matrix — and max-pool is a reshape + max. `pytensor.grad` differentiates both. Three
-formulations give the same numbers (tests check each against scipy and finite differences):
-`conv2d_valid` (plain k*k slices, the reference), `conv2d_pooled` (conv + pool with the pooling
-windows on an outer axis; first layer) and `conv2d_rows` (k row-band slices; second layer) — the
-last two together make a CVM training step ~1.4x faster than the plain one (see their docstrings).
+kernel matrix — and max-pool is a reshape + max. `pytensor.grad` differentiates both. The network
+uses `conv2d_polyphase` (conv + pool from (k+1)^2 stride-2 slices, one dot for all pool phases, pool
+= max over the phase axis): a training step 1.4x faster in the C backend than the best variant before
+it and >= 1.6x faster than the plain `conv2d_valid` + `max_pool`, which stay as the readable reference.
+Tests check both against scipy.signal.correlate and finite differences.
 Every reshape uses constant shapes (batch as -1) so the same graph compiles for the JAX backend,
 which needs static shapes; JAX callers pass a fixed batch size and pad (see `pad_batch`).
 
@@ -94,19 +94,6 @@ def conv2d_valid(x: pt.TensorVariable, w: pt.TensorVariable, in_size: int, chann
     return y.reshape((filters, -1, out, out))
 
 
-def conv2d_rows(x: pt.TensorVariable, w: pt.TensorVariable, in_size: int, channels: int, filters: int,
-                k: int) -> pt.TensorVariable:
-    """Same result as `conv2d_valid`, with a k-fold (not k*k-fold) patch matrix: stack only the k
-    vertical shifts (full-width rows), one dot with all k column-offset kernels at once, then add the
-    k horizontally shifted partial results. More multiply-adds but far less memory traffic, which is
-    what a layer whose input also needs a gradient pays for."""
-    out = in_size - k + 1
-    rows = pt.stack([x[:, :, i : i + out, :] for i in range(k)], axis=1).reshape((channels * k, -1))
-    wj = w.dimshuffle(3, 0, 1, 2).reshape((k * filters, channels * k))  # rows (j, f), columns (c, i)
-    z = pt.dot(wj, rows).reshape((k, filters, -1, out, in_size))
-    return sum(z[j, :, :, :, j : j + out] for j in range(k))
-
-
 def max_pool(x: pt.TensorVariable, size: int, channels: int, p: int) -> pt.TensorVariable:
     """Non-overlapping p x p max-pool of (C,N,size,size) by reshape + max: first over the p
     neighbours within a row (contiguous), then over the p rows; ~1.5x faster (forward and gradient)
@@ -114,24 +101,31 @@ def max_pool(x: pt.TensorVariable, size: int, channels: int, p: int) -> pt.Tenso
     return x.reshape((channels, -1, size // p, p, size // p, p)).max(axis=5).max(axis=3)
 
 
-def conv2d_pooled(x: pt.TensorVariable, w: pt.TensorVariable, in_size: int, channels: int, filters: int,
-                  k: int, p: int) -> pt.TensorVariable:
-    """max_pool(conv2d_valid(x, w)) computed with the pooling windows laid out on an outer axis.
+def _place(w: pt.TensorVariable, dy: int, dx: int, size: int, filters: int, channels: int, k: int) -> pt.TensorVariable:
+    """w (F,C,k,k) at offset (dy, dx) in a zero (F,C,size,size) kernel, by concatenating zero blocks
+    (a join, whose gradient is a plain split: no shape assertion that JAX would warn about)."""
+    rows = [pt.zeros((filters, channels, n, k), dtype=w.dtype) for n in (dy, size - k - dy)]
+    w = pt.concatenate([rows[0], w, rows[1]], axis=2)
+    cols = [pt.zeros((filters, channels, size, n), dtype=w.dtype) for n in (dx, size - k - dx)]
+    return pt.concatenate([cols[0], w, cols[1]], axis=3)
 
-    The patch matrix's columns are ordered (pool phase py,px; N; pooled row; pooled col): slices of
-    stride p, one per (kernel offset, phase). The p*p members of each pooling window then sit in p*p
-    contiguous blocks of the dot's output, and the pool is a max over that outer axis (a reshape +
-    max). 4x faster than conv + pool for the first layer (forward and weight gradient); for a layer
-    whose input needs a gradient, the p*p-fold more slices make the backward pass slower, so the
-    second layer keeps `conv2d_valid` + `max_pool`.
+
+def conv2d_polyphase(x: pt.TensorVariable, w: pt.TensorVariable, in_size: int, channels: int, filters: int,
+                     k: int, p: int) -> pt.TensorVariable:
+    """max_pool(conv2d_valid(x, w)) from only (k+p-1)^2 strided slices instead of k^2 * p^2.
+
+    Pool phase (py, px) reads input offset (py+i, px+j) for kernel tap (i, j), so all phases share
+    the (k+p-1)^2 distinct strided slices; a kernel matrix holding w once per phase, shifted by the
+    phase (zeros elsewhere), makes all phases one dot, and the pool is a max over the phase axis.
     """
     q = (in_size - k + 1) // p
     span = p * (q - 1) + 1
-    slices = [x[:, :, i + py : i + py + span : p, j + px : j + px + span : p]
-              for i in range(k) for j in range(k) for py in range(p) for px in range(p)]
-    cols = pt.stack(slices, axis=1).reshape((channels * k * k, -1))  # (C*k*k, p*p*N*q*q)
-    y = pt.dot(w.reshape((filters, channels * k * k)), cols)
-    return y.reshape((filters, p * p, -1, q, q)).max(axis=1)
+    e = k + p - 1
+    slices = [x[:, :, a : a + span : p, b : b + span : p] for a in range(e) for b in range(e)]
+    cols = pt.stack(slices, axis=1).reshape((channels * e * e, -1))  # rows (c, a, b)
+    wb = pt.stack([_place(w, py, px, e, filters, channels, k) for py in range(p) for px in range(p)])  # (p*p,F,C,e,e)
+    y = pt.dot(wb.reshape((p * p * filters, channels * e * e)), cols)
+    return y.reshape((p * p, filters, -1, q, q)).max(axis=0)
 
 
 def logits_graph(params: dict[str, pt.TensorVariable], x: pt.TensorVariable, arch: Architecture) -> pt.TensorVariable:
@@ -140,10 +134,9 @@ def logits_graph(params: dict[str, pt.TensorVariable], x: pt.TensorVariable, arc
     k, p = arch.kernel, arch.pool
     s0, s1 = arch.input_size, (arch.input_size - k + 1) // p
     h = x.dimshuffle("x", 0, 1, 2)  # (1, N, S, S)
-    h = conv2d_pooled(h, params["conv1_w"], s0, 1, arch.conv1, k, p)  # the input needs no gradient
+    h = conv2d_polyphase(h, params["conv1_w"], s0, 1, arch.conv1, k, p)
     h = pt.maximum(h + params["conv1_b"].dimshuffle(0, "x", "x", "x"), 0)
-    h = conv2d_rows(h, params["conv2_w"], s1, arch.conv1, arch.conv2, k)
-    h = max_pool(h, s1 - k + 1, arch.conv2, p)
+    h = conv2d_polyphase(h, params["conv2_w"], s1, arch.conv1, arch.conv2, k, p)
     h = pt.maximum(h + params["conv2_b"].dimshuffle(0, "x", "x", "x"), 0)
     h = h.dimshuffle(1, 2, 3, 0).reshape((-1, arch.flat_size))  # (N, H*W*C), as network.logits
     h = pt.maximum(pt.dot(h, params["dense1_w"]) + params["dense1_b"], 0)
@@ -227,7 +220,8 @@ def compile_training(params: dict[str, np.ndarray], arch: Architecture, mode: st
     mode = check_mode(mode)
     if mode == "JAX" and batch_size is None:
         raise ValueError("mode='JAX' needs a fixed batch_size")
-    shared = {k: pytensor.shared(np.asarray(v, np.float32).copy(), name=k) for k, v in params.items()}
+    # static shapes: the JAX backend needs them to trace the kernel-placement joins and their gradient
+    shared = {k: pytensor.shared(np.asarray(v, np.float32).copy(), name=k, shape=np.shape(v)) for k, v in params.items()}
     x = _input(arch, batch_size)
     y = pt.tensor("y", dtype="int32", shape=(batch_size,))
     mask = pt.tensor("mask", dtype="float32", shape=(batch_size,))
