@@ -56,6 +56,9 @@ class Params:
     refine_char_height_frac: float = 0.45
     refine_pad_x: float = 1.5
     refine_score_slack: float = 0.5
+    # on the re-warped crop, ink farther than refine_band_height / 2 character heights above or below
+    # the line's centre is cleared (0: keep all): frames and slogans touching the characters
+    refine_band_height: float = 1.6
     # re-warping repeats (up to this many times in all) while the line keeps gaining characters and
     # its outer characters come closer than refine_edge_frac character heights to the crop's sides
     refine_rounds: int = 3

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+import cv2
 import numpy as np
 
 from .charcrop import normalize_chars
@@ -126,8 +127,17 @@ class PlateReader:
         ch = hyp.seg.char_height
         pad = p.refine_pad_x * ch
         crop = rewarp(gray, hyp.crop, x - pad, x + w + pad, angle, ch / p.refine_char_height_frac, p)
+        new_ch = p.refine_char_height_frac * p.rect_height
+        rows = None
+        if p.refine_band_height > 0:
+            # where the line's characters lie in the new view: their centres, mapped through the frame
+            centre = hyp.crop.map_points(hyp.seg.centers()).mean(axis=0)
+            inv = cv2.invertAffineTransform(crop.to_frame)
+            cy = float(inv[1, 0] * centre[0] + inv[1, 1] * centre[1] + inv[1, 2])
+            half = 0.5 * p.refine_band_height * new_ch
+            rows = (int(np.floor(cy - half)), int(np.ceil(cy + half)))
         same = segment(crop.gray, p, polarities=(hyp.seg.ink_dark,), methods=p.refine_methods,
-                       char_height=p.refine_char_height_frac * p.rect_height)
+                       char_height=new_ch, rows=rows)
         if same and same[0].score >= hyp.seg.score - p.refine_score_slack:
             return Hypothesis(hyp.candidate, crop, same[0])
         return hyp

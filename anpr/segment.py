@@ -240,16 +240,22 @@ def fill_gaps(binary: np.ndarray, line: list[tuple[int, int, int, int]], params:
 
 
 def segment(gray: np.ndarray, params: Params | None = None, polarities: tuple[bool, ...] = (True, False),
-            methods: tuple[str, ...] = METHODS, char_height: float | None = None) -> list[Segmentation]:
+            methods: tuple[str, ...] = METHODS, char_height: float | None = None,
+            rows: tuple[int, int] | None = None) -> list[Segmentation]:
     """Best character line per polarity (dark ink first), each with at least `min_chars` characters.
 
-    `char_height`, when the caller knows it (a crop re-warped around a line), sharpens frame-line removal."""
+    `char_height`, when the caller knows it (a crop re-warped around a line), sharpens frame-line removal;
+    `rows` (top, bottom), when the caller knows where the line lies, clears the ink above and below it, so
+    characters touching a frame or a dealer's slogan come apart from it."""
     params = params or Params()
     out: list[Segmentation] = []
     for ink_dark in polarities:
         best: Segmentation | None = None
         for method in methods:
             binary = clear_lines(binarize(gray, ink_dark, method, params), params, char_height)
+            if rows is not None:
+                binary[: max(0, rows[0])] = 0
+                binary[max(0, rows[1]) :] = 0
             line = best_line(char_blobs(binary, params), params)
             if len(line) < params.min_chars:
                 continue

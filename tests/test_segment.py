@@ -111,3 +111,17 @@ def test_a_character_broken_into_pieces_inside_the_line_is_put_back():
     binary[20:52, 68:86] = 0
     binary[30:38, 70:80] = 255  # a hyphen in the gap is no character
     assert fill_gaps(binary, line, params) == line
+
+
+def test_ink_outside_the_known_line_rows_is_cleared():
+    """A dealer-frame slogan touching the characters from below merges with them unless the rows
+    around the line (known on a re-warped crop) are all that is segmented."""
+    params = Params()
+    img = synthetic_plate(ink_dark=True)
+    for x in range(10, 290, 5):
+        cv2.line(img, (x, 53), (x, 62), 20, 2)  # small print pressed against the characters
+    loose = segment(img, params, polarities=(True,), char_height=26)
+    assert not loose or max(b[3] for b in loose[0].boxes) > 30
+    banded = segment(img, params, polarities=(True,), char_height=26, rows=(18, 52))
+    assert len(banded[0].boxes) >= 7
+    assert all(18 <= b[1] and b[1] + b[3] <= 52 for b in banded[0].boxes)
