@@ -154,8 +154,10 @@ class Params:
     # time) have their confidence multiplied by overlay_factor
     overlay_strip_frac: float = 0.06
     overlay_factor: float = 0.5
-    # which rejected blobs are dropped: "all", "ends" (only outer runs), "ignore" (none)
-    reject_mode: str = "all"
+    # which rejected blobs are dropped: "all", "ends" (only outer runs), "ignore" (none). "ends": a blob
+    # inside a line that matches its characters' height and place is a character even when the CNN's
+    # reject class wins (blurred 8s and 0s between two characters); borders, screws and bands are outer
+    reject_mode: str = "ends"
     # a line whose share of thin blobs (width < thin_char_aspect * height) exceeds the allowance has
     # its confidence multiplied by 1 - excess * thin_line_penalty (grilles read as IIII1111)
     thin_char_aspect: float = 0.3

@@ -111,3 +111,28 @@ def test_outer_blobs_that_are_no_characters_are_dropped(random_classifier):
     h = Hypothesis(Candidate(((200, 50), (400, 100), 0.0), (0, 0, 400, 100), 1.0), crop, seg)
     out = PlateReader(random_classifier).drop_outer_suspects(h, frame)
     assert out.seg.boxes == chars
+
+
+@pytest.mark.parametrize("mode, expected", [("ends", "AB8CD"), ("all", "ABCD")])
+def test_reject_class_inside_the_line_keeps_the_character_by_default(random_classifier, mode, expected):
+    """A blurred 8 between two characters that the CNN's reject class `#` wins stays a character
+    (read as its best real class) unless reject_mode says otherwise; the outer `#` blob goes."""
+    from anpr.localize import Candidate
+    from anpr.pipeline import Hypothesis
+    from anpr.rectify import PlateCrop
+    from anpr.segment import Segmentation
+
+    classes = "ABCD8#"
+    truth = ["#", "A", "B", "8", "C", "D"]
+    probs = np.full((len(truth), len(classes)), 0.01)
+    for i, c in enumerate(truth):
+        probs[i, classes.index(c)] = 0.9
+    probs[3, classes.index("#")] = 0.95  # the 8 is rejected, its best real class stays 8
+    probs /= probs.sum(axis=1, keepdims=True)
+    boxes = [(10 + 30 * i, 20, 18, 32) for i in range(len(truth))]
+    crop = PlateCrop(np.zeros((72, 200), np.uint8), np.array([[1.0, 0, 0], [0, 1.0, 0]]))
+    h = Hypothesis(Candidate(((100, 36), (200, 72), 0.0), (0, 0, 200, 72), 1.0), crop,
+                   Segmentation(boxes, True, "adaptive", 6.0))
+    reader = PlateReader(random_classifier, params=Params(reject_mode=mode, min_chars=4, max_trim=0))
+    reader.read_line(h, probs, classes)
+    assert h.reading is not None and h.reading.text == expected
