@@ -110,6 +110,13 @@ class Params:
     gap_min_width: float = 0.6
     gap_max_width: float = 2.2
     gap_min_height: float = 0.8
+    # likewise at the line's ends: ink one character pitch beyond an outer character, within
+    # end_half_width median character widths of where its centre would be (window at least
+    # end_min_width widths wide), makes a second reading with it (extend_line_ends)
+    extend_line_ends: bool = True
+    end_half_width: float = 0.6
+    end_min_width: float = 0.5
+    end_min_char_width: float = 0.6
     # paddings around a character crop (fractions of its height); the CNN reads every character once
     # per padding and the probabilities are averaged (more than one: a cheap test-time ensemble)
     char_pad_fracs: tuple[float, ...] = (0.04,)

@@ -23,7 +23,7 @@ from .params import Params
 from .recognize import Reading, decode, line_factor
 from .rectify import PlateCrop, crop_candidate, deskew_angle, rewarp
 from .regions import formats_for
-from .segment import Segmentation, char_crop, fill_gaps, segment
+from .segment import Segmentation, char_crop, extend_ends, fill_gaps, segment
 
 # the class a model may have for "not a character" (textures, borders, screws, the EU band)
 REJECT = "#"
@@ -48,6 +48,10 @@ class Hypothesis:
     seg: Segmentation
     reading: Reading | None = None
     rank: float = 0.0
+    # at most this many outer characters (left, right) may be dropped in reading; None: max_trim.
+    # A line extended at its ends may drop only what was added (the line without it is a
+    # hypothesis of its own)
+    trim: tuple[int, int] | None = None
 
     def frame_char_height(self) -> float:
         """Median character height in frame pixels."""
@@ -108,6 +112,11 @@ class PlateReader:
                 filled = fill_gaps(h.seg.binary, h.seg.boxes, p)
                 if filled != h.seg.boxes:
                     out.append(Hypothesis(h.candidate, h.crop, replace(h.seg, boxes=filled)))
+                if p.extend_line_ends:
+                    extended = extend_ends(h.seg.binary, filled, p)
+                    if extended != filled:
+                        added = (int(extended[0] != filled[0]), int(extended[-1] != filled[-1]))
+                        out.append(Hypothesis(h.candidate, h.crop, replace(h.seg, boxes=extended), trim=added))
         return out
 
     def line_at_edge(self, hyp: Hypothesis) -> bool:
@@ -254,8 +263,9 @@ class PlateReader:
             dropped = 0
         n = len(boxes)
         best = None
-        for a in range(0, min(p.max_trim, n) + 1):
-            for b in range(0, min(p.max_trim, n) + 1):
+        trim_a, trim_b = h.trim if h.trim is not None else (p.max_trim, p.max_trim)
+        for a in range(0, min(trim_a, n) + 1):
+            for b in range(0, min(trim_b, n) + 1):
                 if n - a - b < p.min_chars:
                     continue
                 reading = decode(probs[a : n - b], classes, self.region, p)

@@ -239,6 +239,45 @@ def fill_gaps(binary: np.ndarray, line: list[tuple[int, int, int, int]], params:
     return out if len(out) <= params.max_chars else line
 
 
+def extend_ends(binary: np.ndarray, line: list[tuple[int, int, int, int]], params: Params
+                ) -> list[tuple[int, int, int, int]]:
+    """The line with a character put back at either end where the next one would stand: ink within
+    the line's rows, one character pitch beyond the outer character, nearly as tall as the line (a
+    last 9 merged with the plate's border, a thin 1 that broke apart). The caller reads both versions;
+    a screw or a border piece loses on confidence or is trimmed."""
+    if len(line) < 2 or len(line) >= params.max_chars:
+        return line
+    med_h = float(np.median([b[3] for b in line]))
+    med_w = float(np.median([b[2] for b in line]))
+    pitch = float(np.median([b[0] - a[0] for a, b in zip(line[:-1], line[1:])]))
+    top = int(min(b[1] for b in line))
+    bot = int(max(b[1] + b[3] for b in line))
+    W = binary.shape[1]
+
+    def find(x0: int, x1: int, left: bool) -> tuple[int, int, int, int] | None:
+        x0, x1 = max(0, x0), min(W, x1)
+        if x1 - x0 < params.end_min_width * med_w:
+            return None
+        window = binary[top:bot, x0:x1]
+        rows = np.flatnonzero(np.count_nonzero(window, axis=1))
+        cols = np.flatnonzero(np.count_nonzero(window, axis=0))
+        if not rows.size or rows[-1] - rows[0] + 1 < params.gap_min_height * med_h:
+            return None
+        # a thin bar may be the plate's border (a 1 is left out too); ink running on to the window's far side is no character
+        if cols[-1] - cols[0] + 1 < params.end_min_char_width * med_w or (cols[0] == 0 if left else cols[-1] == x1 - x0 - 1):
+            return None
+        return (x0 + int(cols[0]), top + int(rows[0]), int(cols[-1] - cols[0] + 1), int(rows[-1] - rows[0] + 1))
+
+    first, last = line[0], line[-1]
+    half = params.end_half_width * med_w
+    right_c = last[0] + last[2] / 2.0 + pitch
+    left_c = first[0] + first[2] / 2.0 - pitch
+    right = find(last[0] + last[2] + 1, int(right_c + half) + 1, False)
+    left = find(int(left_c - half), first[0] - 1, True)
+    out = ([left] if left else []) + list(line) + ([right] if right else [])
+    return out if len(out) <= params.max_chars else line
+
+
 def segment(gray: np.ndarray, params: Params | None = None, polarities: tuple[bool, ...] = (True, False),
             methods: tuple[str, ...] = METHODS, char_height: float | None = None,
             rows: tuple[int, int] | None = None) -> list[Segmentation]:

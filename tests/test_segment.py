@@ -125,3 +125,19 @@ def test_ink_outside_the_known_line_rows_is_cleared():
     banded = segment(img, params, polarities=(True,), char_height=26, rows=(18, 52))
     assert len(banded[0].boxes) >= 7
     assert all(18 <= b[1] and b[1] + b[3] <= 52 for b in banded[0].boxes)
+
+
+def test_a_character_beside_the_line_is_put_back_but_not_a_border_bar():
+    from anpr.segment import extend_ends
+
+    params = Params()
+    binary = np.zeros((72, 300), np.uint8)
+    line = [(60 + 24 * i, 20, 18, 32) for i in range(5)]
+    for x, y, w, h in line:
+        binary[y : y + h, x : x + w] = 255
+    binary[20:52, 180:198] = 255  # the last character, left out of the line (merged elsewhere)
+    binary[18:54, 44:48] = 255  # a thin border bar one pitch to the left
+    assert extend_ends(binary, line, params) == line + [(180, 20, 18, 32)]
+    binary[20:52, 180:198] = 0
+    binary[20:52, 176:260] = 255  # ink running on beyond where a character would end: no character
+    assert extend_ends(binary, line, params) == line
