@@ -47,7 +47,14 @@ TEST_FRAMES_CARS = 2
 USER_EDIT = "# edited by test_packaging: must survive the upgrade\n"
 
 
+def clean_env() -> dict[str, str]:
+    """The environment apt would give maintainer scripts: none of the PyTensor settings that earlier tests
+    in this pytest process exported (configure_pytensor writes PYTENSOR_FLAGS into os.environ)."""
+    return {k: v for k, v in os.environ.items() if k != "PYTENSOR_FLAGS" and not k.startswith("ANPR_")}
+
+
 def sh(cmd: list[str], timeout: float = DPKG_TIMEOUT_S, check: bool = True, **kw) -> subprocess.CompletedProcess:
+    kw.setdefault("env", clean_env())
     res = subprocess.run([str(c) for c in cmd], capture_output=True, text=True, timeout=timeout, **kw)
     if check and res.returncode != 0:
         raise AssertionError(f"{' '.join(map(str, cmd))} exited {res.returncode}\nstdout:\n{res.stdout[-4000:]}\n"
