@@ -120,6 +120,14 @@ class Params:
     # paddings around a character crop (fractions of its height); the CNN reads every character once
     # per padding and the probabilities are averaged (more than one: a cheap test-time ensemble)
     char_pad_fracs: tuple[float, ...] = (0.04,)
+    # a line whose characters (those at least widen_min_aspect wide: no bars) have a median width /
+    # height below widen_to_aspect is a condensed font: all its character crops are stretched
+    # horizontally to that median, by at most widen_max_factor (widen_to_aspect 0: off)
+    widen_min_aspect: float = 0.3
+    widen_to_aspect: float = 0.6
+    widen_max_factor: float = 1.6
+    # "replace": only the stretched crops are read; "average": both views, probabilities averaged
+    widen_mode: str = "average"
 
     # outer blobs dropped before reading: bluer than the line's median by this much (EU band); farther
     # from the next blob than isolated_gap_ratio median gaps and isolated_min_gap of its own height
@@ -218,6 +226,10 @@ class Params:
             raise ValueError("char_pad_fracs needs at least one padding")
         if self.reject_mode not in ("all", "ends", "ignore"):
             raise ValueError(f"reject_mode={self.reject_mode!r}: use 'all', 'ends' or 'ignore'")
+        if self.widen_mode not in ("replace", "average"):
+            raise ValueError(f"widen_mode={self.widen_mode!r}: use 'replace' or 'average'")
+        if self.widen_max_factor < 1.0:
+            raise ValueError(f"widen_max_factor={self.widen_max_factor} must be at least 1")
         if self.confidence_mode not in ("geo", "min"):
             raise ValueError(f"confidence_mode={self.confidence_mode!r}: use 'geo' or 'min'")
         if self.min_chars > self.max_chars:

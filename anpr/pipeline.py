@@ -66,6 +66,27 @@ class Hypothesis:
         return self.crop.map_box(x - mx, y - my, w + 2 * mx, h + 2 * my)
 
 
+def font_stretch(boxes: list[tuple[int, int, int, int]], params: Params) -> float:
+    """Horizontal stretch that brings a condensed font's characters (median width / height of the
+    line's non-bar characters) to `widen_to_aspect`: narrow state fonts then read like the wider
+    fonts the CNN knows. 1.0 for lines of ordinary width; rounded so lines share their crops."""
+    if params.widen_to_aspect <= 0:
+        return 1.0
+    aspects = [w / h for _, _, w, h in boxes if h > 0 and w >= params.widen_min_aspect * h]
+    if not aspects:
+        return 1.0
+    factor = params.widen_to_aspect / float(np.median(aspects))
+    return round(min(max(factor, 1.0), params.widen_max_factor), 1)
+
+
+def stretched(crop: np.ndarray, factor: float) -> np.ndarray:
+    """`crop` widened by `factor` (1.0: unchanged)."""
+    if factor == 1.0 or crop.size == 0:
+        return crop
+    h, w = crop.shape[:2]
+    return cv2.resize(crop, (max(1, int(round(w * factor))), h), interpolation=cv2.INTER_LINEAR)
+
+
 def load_default_classifier():
     """The packaged CNN (imported late: the classifier is another module's, and loads weights)."""
     from .classify import CharClassifier
@@ -200,21 +221,27 @@ class PlateReader:
         """Read every hypothesis's characters with the CNN in one batch; fill reading and rank.
 
         A character shared by several hypotheses (a line and its version with a broken character put
-        back) is read once. Hypotheses left with no readable line get reading None."""
+        back) is read once. A line in a condensed font is read both as it is and stretched to an
+        ordinary width (`font_stretch`), probabilities averaged: the CNN mistakes narrow Cs for Qs.
+        Hypotheses left with no readable line get reading None."""
         if not hyps:
             return
         pads = self.params.char_pad_fracs
         index: dict[tuple, int] = {}
         crops: list[list[np.ndarray]] = [[] for _ in pads]
         polarity: list[bool] = []
-        for h in hyps:
+        stretch = [font_stretch(h.seg.boxes, self.params) for h in hyps]
+        mode = self.params.widen_mode
+        views = [{f, 1.0} if mode == "average" else {f} for f in stretch]
+        for h, fs in zip(hyps, views):
             for box in h.seg.boxes:
-                key = (id(h.crop), h.seg.ink_dark, box)
-                if key not in index:
-                    index[key] = len(polarity)
-                    polarity.append(h.seg.ink_dark)
-                    for k, pad in enumerate(pads):
-                        crops[k].append(char_crop(h.crop.gray, box, pad))
+                for f in fs:
+                    key = (id(h.crop), h.seg.ink_dark, box, f)
+                    if key not in index:
+                        index[key] = len(polarity)
+                        polarity.append(h.seg.ink_dark)
+                        for k, pad in enumerate(pads):
+                            crops[k].append(stretched(char_crop(h.crop.gray, box, pad), f))
         # normalize per polarity, keep the unique characters' order
         chars = np.zeros((len(pads), len(polarity), self.classifier_input_size(), self.classifier_input_size()),
                          np.float32)
@@ -227,9 +254,10 @@ class PlateReader:
         # each character was read once per padding: average its probabilities over the views
         probs = allp.reshape(len(pads), len(polarity), -1).mean(axis=0)
         classes = self.classifier.classes
-        for h in hyps:
-            rows = [index[(id(h.crop), h.seg.ink_dark, box)] for box in h.seg.boxes]
-            self.read_line(h, probs[rows], classes)
+        for h, fs in zip(hyps, views):
+            p_line = np.mean([probs[[index[(id(h.crop), h.seg.ink_dark, box, f)] for box in h.seg.boxes]]
+                              for f in fs], axis=0)
+            self.read_line(h, p_line, classes)
 
     def classifier_input_size(self) -> int:
         """Side of the CNN's square input (28 unless the model says otherwise)."""

@@ -136,3 +136,19 @@ def test_reject_class_inside_the_line_keeps_the_character_by_default(random_clas
     reader = PlateReader(random_classifier, params=Params(reject_mode=mode, min_chars=4, max_trim=0))
     reader.read_line(h, probs, classes)
     assert h.reading is not None and h.reading.text == expected
+
+
+def test_condensed_fonts_are_stretched_and_ordinary_ones_left_alone():
+    from anpr.pipeline import font_stretch, stretched
+
+    params = Params()
+    condensed = [(10 + 20 * i, 10, 14, 40) for i in range(6)] + [(130, 10, 4, 40)]  # a bar: no vote
+    ordinary = [(10 + 30 * i, 10, 24, 40) for i in range(6)]
+    f = font_stretch(condensed, params)
+    assert f == round(min(params.widen_to_aspect / (14 / 40), params.widen_max_factor), 1) > 1.0
+    assert font_stretch(ordinary, params) == 1.0
+    assert font_stretch(condensed, Params(widen_to_aspect=0.0)) == 1.0
+    crop = np.zeros((40, 14), np.uint8)
+    assert stretched(crop, f).shape == (40, round(14 * f))
+    with pytest.raises(ValueError, match="widen_mode"):
+        Params.from_dict({"widen_mode": "both"})
