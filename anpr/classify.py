@@ -21,7 +21,7 @@ ENGINES = ("numpy", "pytensor")
 BLAS_THREADS = 1
 
 
-def _blas_limiter(threads: int | None) -> Callable[[], contextlib.AbstractContextManager]:
+def blas_limiter(threads: int | None) -> Callable[[], contextlib.AbstractContextManager]:
     """A context factory limiting the BLAS libraries loaded so far to `threads` (no-op if None or
     threadpoolctl is missing). Per call (~10 us), so the rest of the process keeps its threads."""
     if threads is None:
@@ -63,7 +63,7 @@ class CharClassifier:
             from anpr.graph import compile_inference
 
             self._probs = compile_inference(self._params, self._arch, mode)
-        self._limit_blas = _blas_limiter(blas_threads)  # after compiling: sees PyTensor's BLAS too
+        self._limit_blas = blas_limiter(blas_threads)  # after compiling: sees PyTensor's BLAS too
 
     def classify(self, chars: np.ndarray) -> tuple[list[str], np.ndarray]:
         """chars (N, S, S) float32 from `normalize_chars` -> (N labels, (N, C) probabilities)."""

@@ -13,6 +13,7 @@ from typing import Callable
 
 import numpy as np
 
+from anpr.classify import blas_limiter
 from anpr.network import Architecture, init_params
 from anpr.weights import FORMAT_VERSION, Weights
 
@@ -21,6 +22,10 @@ DEFAULT_BATCH_SIZE = 128
 EVAL_BATCH_SIZE = 512
 LR_DECAY_ON_PLATEAU = 0.5  # learning rate factor after an epoch without validation improvement
 MIN_LEARNING_RATE = 1e-5
+# BLAS threads while training (None: the library's default, all cores). PyTensor's C backend runs one
+# op at a time and its GEMMs are small: on the 2-core dev machine, when busy, one OpenBLAS thread trained
+# 1.2-1.4x faster than two (bench_training: "CVM 1 BLAS thread" vs "CVM"); when idle, neither won clearly.
+TRAIN_BLAS_THREADS: int | None = None
 
 
 @dataclass
@@ -43,10 +48,12 @@ def _check_xy(X: np.ndarray, y: np.ndarray, n_classes: int, what: str) -> tuple[
 
 
 class Trainer:
-    """Trains the CNN for `classes` (one character per class) in PyTensor `mode` (CVM|NUMBA|JAX)."""
+    """Trains the CNN for `classes` (one character per class) in PyTensor `mode` (CVM|NUMBA|JAX).
+    `blas_threads` caps BLAS threads while training (None: the library's default)."""
 
     def __init__(self, classes: str, mode: str = "CVM", batch_size: int = DEFAULT_BATCH_SIZE,
-                 learning_rate: float = DEFAULT_LEARNING_RATE, seed: int = 0) -> None:
+                 learning_rate: float = DEFAULT_LEARNING_RATE, seed: int = 0,
+                 blas_threads: int | None = TRAIN_BLAS_THREADS) -> None:
         from anpr.graph import check_mode  # imports pytensor (after configuring its cache)
 
         if len(classes) < 2 or len(set(classes)) != len(classes):
@@ -60,6 +67,7 @@ class Trainer:
         self.batch_size = batch_size
         self.learning_rate = learning_rate
         self.seed = seed
+        self.blas_threads = blas_threads
 
     def fit(self, X_train: np.ndarray, y_train: np.ndarray, X_val: np.ndarray, y_val: np.ndarray,
             epochs: int, patience: int, progress: bool = True,
@@ -84,8 +92,27 @@ class Trainer:
         t0 = time.perf_counter()
         fns = compile_training(init_params(arch, self.seed), arch, self.mode, self.learning_rate, fixed)
         compile_s = time.perf_counter() - t0
-        rng = np.random.default_rng(self.seed)
 
+        with blas_limiter(self.blas_threads)():  # after compiling: PyTensor's BLAS is loaded by then
+            history, best, best_params, best_epoch = self._train(
+                fns, X_train, y_train, X_val, y_val, epochs, patience, progress, on_epoch)
+
+        meta = {
+            "trained_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "seed": self.seed, "mode": self.mode, "batch_size": self.batch_size,
+            "learning_rate": self.learning_rate, "epochs_run": len(history), "best_epoch": best_epoch,
+            "val_accuracy": best[0], "val_loss": -best[1], "n_train": len(X_train), "n_val": len(X_val),
+            "compile_seconds": round(compile_s, 1),
+        }
+        meta.update(metadata or {})
+        weights = Weights(FORMAT_VERSION, self.classes, arch.input_size, best_params, meta)
+        return TrainResult(weights, history, best_epoch)
+
+    def _train(self, fns, X_train: np.ndarray, y_train: np.ndarray, X_val: np.ndarray, y_val: np.ndarray,
+               epochs: int, patience: int, progress: bool, on_epoch: Callable[[dict], None] | None
+               ) -> tuple[list[dict], tuple[float, float], dict[str, np.ndarray], int]:
+        """The epoch loop: train, validate, keep the best parameters, stop after `patience` stale epochs."""
+        rng = np.random.default_rng(self.seed)
         history: list[dict] = []
         best = (-1.0, -np.inf)  # (val accuracy, -val loss)
         best_params, best_epoch, stale = fns.params(), 0, 0
@@ -115,17 +142,7 @@ class Trainer:
                     break
                 lr = max(lr * LR_DECAY_ON_PLATEAU, MIN_LEARNING_RATE)
                 fns.learning_rate.set_value(np.float32(lr))
-
-        meta = {
-            "trained_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-            "seed": self.seed, "mode": self.mode, "batch_size": self.batch_size,
-            "learning_rate": self.learning_rate, "epochs_run": len(history), "best_epoch": best_epoch,
-            "val_accuracy": best[0], "val_loss": -best[1], "n_train": len(X_train), "n_val": len(X_val),
-            "compile_seconds": round(compile_s, 1),
-        }
-        meta.update(metadata or {})
-        weights = Weights(FORMAT_VERSION, self.classes, arch.input_size, best_params, meta)
-        return TrainResult(weights, history, best_epoch)
+        return history, best, best_params, best_epoch
 
     def _run_epoch(self, fns, X: np.ndarray, y: np.ndarray, rng: np.random.Generator,
                    epoch: int, epochs: int, progress: bool) -> tuple[float, float]:
