@@ -265,8 +265,9 @@ class PlateReader:
 
     def read_line(self, h: Hypothesis, probs: np.ndarray, classes: str) -> None:
         """The best reading of one segmented line: blobs the CNN rejects (class `#`, when the model
-        has it) are dropped (by default only at the line's ends, `reject_mode`), then reads without an outer character or two (a border piece, a screw,
-        the EU band's country code) compete on confidence and format fit. Nothing is ever added."""
+        has it) are dropped (by default only at the line's ends, `reject_mode`), then reads without an
+        outer character or two (a border piece, a screw, the EU band's country code) compete on
+        confidence and format fit. Nothing is ever added."""
         p = self.params
         boxes = list(h.seg.boxes)
         if REJECT in classes:

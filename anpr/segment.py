@@ -263,8 +263,11 @@ def extend_ends(binary: np.ndarray, line: list[tuple[int, int, int, int]], param
         cols = np.flatnonzero(np.count_nonzero(window, axis=0))
         if not rows.size or rows[-1] - rows[0] + 1 < params.gap_min_height * med_h:
             return None
-        # a thin bar may be the plate's border (a 1 is left out too); ink running on to the window's far side is no character
-        if cols[-1] - cols[0] + 1 < params.end_min_char_width * med_w or (cols[0] == 0 if left else cols[-1] == x1 - x0 - 1):
+        # a thin bar may be the plate's border (a 1 is left out too)
+        if cols[-1] - cols[0] + 1 < params.end_min_char_width * med_w:
+            return None
+        # ink running on to the window's far side is no character (a border, an emblem)
+        if cols[0] == 0 if left else cols[-1] == x1 - x0 - 1:
             return None
         return (x0 + int(cols[0]), top + int(rows[0]), int(cols[-1] - cols[0] + 1), int(rows[-1] - rows[0] + 1))
 
