@@ -42,7 +42,9 @@ test: setup
 demo: setup
 	$(VENV)/bin/anpr-device demo
 
+# The benchmarks compare against PyTorch (torch==2.13.0) and time the JAX backend: benchmark-only extras.
 bench: setup
+	$(PY) -m pip install -q -e '.[bench,jax]'
 	$(PY) -m benchmarks.run $(BENCH)
 
 # dist/anpr-device_<version>_<arch>.deb for this machine (packaging/README.md; DEB_XZ_LEVEL=6 for a smaller file).
