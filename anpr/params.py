@@ -152,6 +152,10 @@ class Params:
     # wants it and its probability is at least this fraction of the CNN's top probability (0: the
     # format always decides within a look-alike pair; formats compete on the probabilities they keep)
     format_swap_ratio: float = 0.0
+    # confidence factor of a character the format swapped within its look-alike pair (1: none): a
+    # read that fits the format as the CNN read it beats one that fits only after swaps (a junk
+    # outer blob plus all but one true character, shifted into the format by O/0, S/5 swaps)
+    swap_factor: float = 0.9
     # confidence multiplier for a reading that fits none of the region's formats
     format_miss_penalty: float = 0.8
     # choosing among reads of one line with and without outer characters: a gain per character
@@ -228,6 +232,8 @@ class Params:
             raise ValueError(f"reject_mode={self.reject_mode!r}: use 'all', 'ends' or 'ignore'")
         if self.widen_mode not in ("replace", "average"):
             raise ValueError(f"widen_mode={self.widen_mode!r}: use 'replace' or 'average'")
+        if self.swap_factor > 1.0:
+            raise ValueError(f"swap_factor={self.swap_factor} must be at most 1")
         if self.widen_max_factor < 1.0:
             raise ValueError(f"widen_max_factor={self.widen_max_factor} must be at least 1")
         if self.confidence_mode not in ("geo", "min"):

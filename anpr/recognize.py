@@ -47,7 +47,7 @@ def apply_format(chars: list[str], probs: np.ndarray, classes: str, fmt: str, pa
         # formats compete on the CNN's own probability of what they chose; the reported confidence
         # of a swapped character is the pair's combined mass (the format decides within the pair)
         scores.append(pa)
-        confs.append(min(1.0, pa + p))
+        confs.append(min(1.0, pa + p) * params.swap_factor)
     return out, confs, scores
 
 

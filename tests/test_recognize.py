@@ -90,3 +90,16 @@ def test_lines_of_thin_bars_lose_confidence():
     bars = [(10 + 12 * i, 20, 4, 30) for i in range(7)]
     assert line_factor(chars, p) == 1.0
     assert line_factor(bars, p) < 0.7
+
+
+def test_a_read_that_needs_format_swaps_is_less_sure_than_one_that_fits_as_read():
+    # a shifted read of an SK plate (junk blob + six characters) fits LLDDDLL only after S->5 and 0->O
+    shifted = decode(probs_for(sure("MTS260A")), CLASSES, "eu")
+    true = decode(probs_for(sure("TS260AK")), CLASSES, "eu")
+    assert (shifted.text, true.text) == ("MT526OA", "TS260AK")
+    assert shifted.fits_format and true.fits_format
+    assert shifted.confidence < true.confidence
+    plain = decode(probs_for(sure("MTS260A")), CLASSES, "eu", Params(swap_factor=1.0))
+    assert plain.confidence == pytest.approx(true.confidence, abs=1e-3)
+    with pytest.raises(ValueError, match="swap_factor"):
+        Params(swap_factor=1.2)
