@@ -111,9 +111,10 @@ class PlateReader:
         if trace is not None:
             trace["candidates"] = cands
         first: list[Hypothesis] = []
-        for cand in cands:
+        for k, cand in enumerate(cands):
             crop = crop_candidate(gray, cand.rect, p)
-            for seg in segment(crop.gray, p, methods=p.first_pass_methods):
+            rescue = p.rescue_methods if k < p.rescue_candidates else ()
+            for seg in segment(crop.gray, p, methods=p.first_pass_methods, rescue=rescue):
                 first.append(Hypothesis(cand, crop, seg))
         # only the most character-like lines are worth a second, finer look
         first.sort(key=lambda h: -h.seg.score)
@@ -166,7 +167,10 @@ class PlateReader:
             cy = float(inv[1, 0] * centre[0] + inv[1, 1] * centre[1] + inv[1, 2])
             half = 0.5 * p.refine_band_height * new_ch
             rows = (int(np.floor(cy - half)), int(np.ceil(cy + half)))
-        same = segment(crop.gray, p, polarities=(hyp.seg.ink_dark,), methods=p.refine_methods,
+        methods = p.refine_methods
+        if hyp.seg.method not in methods:  # a rescued line: its own binarization found it
+            methods = methods + (hyp.seg.method,)
+        same = segment(crop.gray, p, polarities=(hyp.seg.ink_dark,), methods=methods,
                        char_height=new_ch, rows=rows)
         if same and same[0].score >= hyp.seg.score - p.refine_score_slack:
             return Hypothesis(hyp.candidate, crop, same[0])

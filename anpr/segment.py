@@ -43,17 +43,21 @@ class Segmentation:
 
 
 METHODS = ("adaptive", "otsu")
+# "fine": adaptive with a small block (Params.fine_block_frac); only a rescue of a crop giving no line
+ALL_METHODS = METHODS + ("fine",)
 
 
 def binarize(gray: np.ndarray, ink_dark: bool, method: str, params: Params) -> np.ndarray:
-    """Binary image (ink = 255) of `gray` for one polarity: `adaptive` (local mean) or `otsu` (global)."""
+    """Binary image (ink = 255) of `gray` for one polarity: `adaptive` (local mean), `fine` (local mean
+    over a small block: a character separates from a frame pressed against it) or `otsu` (global)."""
     mode = cv2.THRESH_BINARY_INV if ink_dark else cv2.THRESH_BINARY
-    if method == "adaptive":
-        block = max(3, int(gray.shape[0] * params.adaptive_block_frac) | 1)
+    if method in ("adaptive", "fine"):
+        frac = params.adaptive_block_frac if method == "adaptive" else params.fine_block_frac
+        block = max(3, int(gray.shape[0] * frac) | 1)
         return cv2.adaptiveThreshold(gray, 255, cv2.ADAPTIVE_THRESH_MEAN_C, mode, block, params.adaptive_c)
     if method == "otsu":
         return cv2.threshold(gray, 0, 255, mode | cv2.THRESH_OTSU)[1]
-    raise ValueError(f"unknown binarization method {method!r}; use one of {METHODS}")
+    raise ValueError(f"unknown binarization method {method!r}; use one of {ALL_METHODS}")
 
 
 def clear_lines(binary: np.ndarray, params: Params, char_height: float | None = None) -> np.ndarray:
@@ -283,30 +287,40 @@ def extend_ends(binary: np.ndarray, line: list[tuple[int, int, int, int]], param
 
 def segment(gray: np.ndarray, params: Params | None = None, polarities: tuple[bool, ...] = (True, False),
             methods: tuple[str, ...] = METHODS, char_height: float | None = None,
-            rows: tuple[int, int] | None = None) -> list[Segmentation]:
+            rows: tuple[int, int] | None = None, rescue: tuple[str, ...] = ()) -> list[Segmentation]:
     """Best character line per polarity (dark ink first), each with at least `min_chars` characters.
 
     `char_height`, when the caller knows it (a crop re-warped around a line), sharpens frame-line removal;
     `rows` (top, bottom), when the caller knows where the line lies, clears the ink above and below it, so
-    characters touching a frame or a dealer's slogan come apart from it."""
+    characters touching a frame or a dealer's slogan come apart from it. `rescue`: binarizations tried
+    only when `methods` give no line in either polarity (their lines score rescue_score_penalty less)."""
     params = params or Params()
-    out: list[Segmentation] = []
-    for ink_dark in polarities:
-        best: Segmentation | None = None
-        for method in methods:
-            binary = clear_lines(binarize(gray, ink_dark, method, params), params, char_height)
-            if rows is not None:
-                binary[: max(0, rows[0])] = 0
-                binary[max(0, rows[1]) :] = 0
-            line = best_line(char_blobs(binary, params), params)
-            if len(line) < params.min_chars:
-                continue
-            score = len(line) - height_spread(line)
-            if best is None or score > best.score:
-                best = Segmentation(line, ink_dark, method, float(score), binary)
-        if best is not None:
-            out.append(best)
+    out = [s for s in (best_segmentation(gray, ink, methods, params, char_height, rows) for ink in polarities)
+           if s is not None]
+    if not out and rescue:
+        out = [s for s in (best_segmentation(gray, ink, rescue, params, char_height, rows,
+                                             params.rescue_score_penalty) for ink in polarities)
+               if s is not None]
     return out
+
+
+def best_segmentation(gray: np.ndarray, ink_dark: bool, methods: tuple[str, ...], params: Params,
+                      char_height: float | None, rows: tuple[int, int] | None, penalty: float = 0.0
+                      ) -> Segmentation | None:
+    """The best line over `methods` for one polarity (more characters, evener heights); None without one."""
+    best: Segmentation | None = None
+    for method in methods:
+        binary = clear_lines(binarize(gray, ink_dark, method, params), params, char_height)
+        if rows is not None:
+            binary[: max(0, rows[0])] = 0
+            binary[max(0, rows[1]) :] = 0
+        line = best_line(char_blobs(binary, params), params)
+        if len(line) < params.min_chars:
+            continue
+        score = len(line) - height_spread(line) - penalty
+        if best is None or score > best.score:
+            best = Segmentation(line, ink_dark, method, float(score), binary)
+    return best
 
 
 def char_crop(gray: np.ndarray, box: tuple[int, int, int, int], pad_frac: float) -> np.ndarray:

@@ -13,9 +13,9 @@ from tests.pipeline_data import dev_photos
 EXACT_COUNT_FLOOR = 0.70
 
 
-def crops_from_truth(params: Params):
+def crops_from_truth(params: Params, every: int = 5):
     for region in ("br", "eu", "us"):
-        for p in dev_photos(region, every=5, offset=2):
+        for p in dev_photos(region, every=every, offset=2):
             x, y, w, h = p.box
             yield p, crop_candidate(p.gray(), ((x + w / 2, y + h / 2), (w, h), 0.0), params)
 
@@ -141,3 +141,22 @@ def test_a_character_beside_the_line_is_put_back_but_not_a_border_bar():
     binary[20:52, 180:198] = 0
     binary[20:52, 176:260] = 255  # ink running on beyond where a character would end: no character
     assert extend_ends(binary, line, params) == line
+
+
+
+def test_crops_without_a_line_are_rescued_by_a_finer_binarization_and_others_are_untouched():
+    # characters pressed against a frame or slogan merge with it under the default block; the
+    # rescue's small block separates them. It runs only on crops that give no line at all.
+    params = Params()
+    lost = rescued = 0
+    for _, crop in crops_from_truth(params, every=2):
+        plain = segment(crop.gray, params, methods=params.first_pass_methods)
+        again = segment(crop.gray, params, methods=params.first_pass_methods, rescue=params.rescue_methods)
+        if plain:
+            assert [(s.boxes, s.method) for s in again] == [(s.boxes, s.method) for s in plain]
+            continue
+        lost += 1
+        if again:
+            rescued += 1
+            assert all(s.method == "fine" and params.min_chars <= len(s.boxes) for s in again)
+    assert lost and rescued >= lost / 4, f"{rescued}/{lost}"
