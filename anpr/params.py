@@ -166,7 +166,7 @@ class Params:
     # outer blob plus all but one true character, shifted into the format by O/0, S/5 swaps)
     swap_factor: float = 0.9
     # confidence multiplier for a reading that fits none of the region's formats
-    format_miss_penalty: float = 0.8
+    format_miss_penalty: float = 0.7
     # choosing among reads of one line with and without outer characters: a gain per character
     # (prefers the whole plate over a fragment) and a cost per dropped character; at most max_trim
     # characters are dropped on each side
