@@ -30,10 +30,10 @@ apt:
 
 venv: $(STAMP)
 
-$(STAMP): setup.py pyproject.toml
+$(STAMP): setup.py pyproject.toml Makefile
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e '.[journal,train,test]'
+	$(PY) -m pip install -q -e '.[journal,train,test,jax]'
 	touch $(STAMP)
 
 test: setup
@@ -42,9 +42,9 @@ test: setup
 demo: setup
 	$(VENV)/bin/anpr-device demo
 
-# The benchmarks compare against PyTorch (torch==2.13.0) and time the JAX backend: benchmark-only extras.
+# The training benchmark compares against PyTorch (torch==2.13.0): a benchmark-only extra.
 bench: setup
-	$(PY) -m pip install -q -e '.[bench,jax]'
+	$(PY) -m pip install -q -e '.[bench]'
 	$(PY) -m benchmarks.run $(BENCH)
 
 # dist/anpr-device_<version>_<arch>.deb for this machine (packaging/README.md; DEB_XZ_LEVEL=6 for a smaller file).
