@@ -170,7 +170,7 @@ class Params:
     # choosing among reads of one line with and without outer characters: a gain per character
     # (prefers the whole plate over a fragment) and a cost per dropped character; at most max_trim
     # characters are dropped on each side
-    rank_per_char: float = 0.05
+    rank_per_char: float = 0.08
     max_trim: int = 1
     trim_cost: float = 0.06
     # confidence factor per blob the CNN rejects as no character (models with a `#` class)
