@@ -149,6 +149,31 @@ class Params:
     border_bar_aspect: float = 0.3
     border_bar_gap_ratio: float = 0.5
 
+    # --- second candidate cue (textlines.py): rows of character-like components, used only when the
+    # edge candidates gave no read at least textline_trigger confident
+    textline_enabled: bool = True
+    textline_trigger: float = 0.7  # 0.7-0.8 measure the same; 1.0 (always) costs ~10 ms a frame
+    textline_block: int = 15  # adaptive threshold block (odd, working pixels)
+    textline_c: int = 7
+    textline_min_char_h: int = 7
+    textline_max_char_h: int = 60
+    textline_min_aspect: float = 0.12  # blob width / height
+    textline_max_aspect: float = 1.0
+    textline_min_fill: float = 0.15
+    textline_max_fill: float = 0.9
+    textline_height_ratio: float = 1.3
+    textline_max_dy: float = 0.35  # centre offset between neighbours, in character heights
+    textline_max_gap: float = 1.0  # horizontal gap between neighbours, in character heights
+    textline_gap_std: float = 0.5  # spread of the gaps, in character heights
+    textline_min_chars: int = 4
+    textline_max_chars: int = 9
+    textline_pad_x: float = 1.0  # extra width, in character heights
+    textline_height_frac: float = 1.6  # candidate height, in character heights
+    textline_max_candidates: int = 4
+    # a row overlapping an edge candidate more than this adds nothing new (0.7 to 1.0 measure the same;
+    # lower drops rows that cut a plate more tightly than the edge blob that failed on it)
+    textline_novel_iou: float = 0.7
+
     # --- recognition and ranking
     # plate confidence from character probabilities: "geo" (geometric mean) or "min"
     confidence_mode: str = "geo"
@@ -254,6 +279,8 @@ class Params:
         if self.char_max_aspect < self.split_min_aspect:
             raise ValueError(f"char_max_aspect ({self.char_max_aspect}) must be at least split_min_aspect "
                              f"({self.split_min_aspect}), or blobs between the two are lost")
+        if self.textline_block < 3 or self.textline_block % 2 == 0:
+            raise ValueError(f"textline_block={self.textline_block} must be odd and at least 3")
         if self.rect_height < 24:
             raise ValueError(f"rect_height={self.rect_height} is too small to segment (use 24 or more)")
         for kw, kh in self.close_kernels:

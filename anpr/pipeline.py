@@ -19,6 +19,7 @@ import numpy as np
 
 from .charcrop import normalize_chars
 from .localize import Candidate, find_candidates, iou, to_gray
+from .textlines import text_line_candidates
 from .params import Params
 from .recognize import Reading, decode, line_factor
 from .rectify import PlateCrop, crop_candidate, deskew_angle, rewarp
@@ -104,12 +105,14 @@ class PlateReader:
         self.classifier = classifier if classifier is not None else load_default_classifier()
 
     # -- stages -------------------------------------------------------------------------------
-    def hypotheses(self, gray: np.ndarray, trace: dict | None = None) -> list[Hypothesis]:
-        """Segmented hypotheses for every candidate region of the frame."""
+    def hypotheses(self, gray: np.ndarray, trace: dict | None = None,
+                   cands: list | None = None) -> list[Hypothesis]:
+        """Segmented hypotheses for every candidate region of the frame (or for `cands`)."""
         p = self.params
-        cands = find_candidates(gray, p, trace)
-        if trace is not None:
-            trace["candidates"] = cands
+        if cands is None:
+            cands = find_candidates(gray, p, trace)
+            if trace is not None:
+                trace["candidates"] = cands
         first: list[Hypothesis] = []
         for k, cand in enumerate(cands):
             crop = crop_candidate(gray, cand.rect, p)
@@ -336,6 +339,14 @@ class PlateReader:
                 h.reading.confidence *= self.params.overlay_factor
                 h.rank = h.reading.confidence
 
+    def read_hypotheses(self, gray: np.ndarray, image: np.ndarray, trace: dict | None,
+                        cands: list | None = None) -> list[Hypothesis]:
+        """Hypotheses of the frame's candidates (or `cands`) that read as a line, before priors."""
+        hyps = self.hypotheses(gray, trace, cands)
+        hyps = [self.drop_outer_suspects(h, image) for h in hyps]
+        self.recognize(hyps)
+        return [h for h in hyps if h.reading is not None]
+
     # -- the whole frame ----------------------------------------------------------------------
     def read(self, image: np.ndarray, debug_dir: Path | None = None) -> list[PlateRead]:
         """Plates in `image` (BGR or gray uint8), best first."""
@@ -344,10 +355,14 @@ class PlateReader:
         p = self.params
         gray = to_gray(image)
         trace: dict | None = {} if debug_dir is not None else None
-        hyps = self.hypotheses(gray, trace)
-        hyps = [self.drop_outer_suspects(h, image) for h in hyps]
-        self.recognize(hyps)
-        hyps = [h for h in hyps if h.reading is not None]
+        hyps = self.read_hypotheses(gray, image, trace)
+        if p.textline_enabled and max((h.reading.confidence for h in hyps), default=0.0) < p.textline_trigger:
+            # no confident read from the edge candidates: try rows of character-like components
+            seen = [h.candidate.box for h in hyps]
+            extra = [c for c in text_line_candidates(gray, p)
+                     if all(iou(c.box, b) < p.textline_novel_iou for b in seen)]
+            if extra:
+                hyps += self.read_hypotheses(gray, image, None, extra)
         self.apply_size_prior(hyps)
         self.apply_overlay_prior(hyps, gray.shape)
         hyps.sort(key=lambda h: -h.rank)

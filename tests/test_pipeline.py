@@ -49,7 +49,8 @@ def test_reads_follow_the_contract_and_boxes_are_original_pixels(random_classifi
 def test_gray_input_and_one_cnn_batch_per_frame(random_classifier):
     photo = dev_photos("eu", every=9)[0]
     counting = CountingClassifier(random_classifier)
-    reader = PlateReader(counting)
+    # the untrained model is never confident: keep the text-line cue out (tested below)
+    reader = PlateReader(counting, params=Params(textline_enabled=False))
     reads_gray = reader.read(photo.gray())
     assert counting.calls == 1
     # the classifier attribute is swappable (the daemon replaces it on model reload)
@@ -58,6 +59,17 @@ def test_gray_input_and_one_cnn_batch_per_frame(random_classifier):
     reader.read(photo.bgr())
     assert other.calls == 1 and counting.calls == 1
     assert isinstance(reads_gray, list)
+
+
+@pytest.mark.parametrize("trigger, batches", [(0.0, 1), (1.0, 2)])
+def test_text_line_cue_runs_only_when_no_read_is_confident(random_classifier, trigger, batches):
+    # an untrained model's reads stay far below 1.0 and never below 0.0
+    photo = dev_photos("us", every=9)[0]
+    counting = CountingClassifier(random_classifier)
+    reader = PlateReader(counting, params=Params(textline_trigger=trigger, min_confidence=0.0))
+    reads = reader.read(photo.bgr())
+    assert counting.calls == batches
+    assert [r.confidence for r in reads] == sorted((r.confidence for r in reads), reverse=True)
 
 
 def test_confidence_threshold_applies_to_every_read(random_classifier):
