@@ -13,15 +13,14 @@ from __future__ import annotations
 
 import hashlib
 import io
-import os
 import pickle
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from anpr.atomicfile import write_atomic
 from anpr.network import Architecture
 
 FORMAT_VERSION = 1
@@ -102,21 +101,6 @@ def _to_plain(value: Any) -> Any:
     return str(value)
 
 
-def _atomic_write(path: Path, data: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-
-
 def save_weights(w: Weights, path: Path | str) -> str:
     """Write `path` and its `path.sha256` sidecar atomically; returns the file's hex SHA-256."""
     path = Path(path)
@@ -132,8 +116,8 @@ def save_weights(w: Weights, path: Path | str) -> str:
     data = pickle.dumps(payload, protocol=PICKLE_PROTOCOL)
     digest = hashlib.sha256(data).hexdigest()
     path.parent.mkdir(parents=True, exist_ok=True)
-    _atomic_write(path, data)
-    _atomic_write(sidecar_path(path), f"{digest}  {path.name}\n".encode())
+    write_atomic(path, data)
+    write_atomic(sidecar_path(path), f"{digest}  {path.name}\n".encode())
     return digest
 
 

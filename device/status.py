@@ -8,8 +8,9 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
-import tempfile
 from pathlib import Path
+
+from anpr.atomicfile import write_atomic
 
 STATES = ("starting", "running", "stopping", "stopped")
 
@@ -21,19 +22,8 @@ def utc_now_iso() -> str:
 def write_status(path: Path, status: dict) -> None:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".status.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as fh:
-            json.dump(status, fh, indent=2, sort_keys=True)
-            fh.write("\n")
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
+    text = json.dumps(status, indent=2, sort_keys=True) + "\n"
+    write_atomic(path, text.encode(), durable=False)
 
 
 def pid_alive(pid: int) -> bool:

@@ -12,6 +12,7 @@ import shutil
 import sys
 from pathlib import Path
 
+from anpr.weights import WeightsError, file_sha256, load_weights
 from training_host import rollout
 from training_host.device_model_dir import (
     DEFAULT_DEVICE_COMMAND, DEFAULT_MODEL_DIR, DEFAULT_RELOAD_COMMAND, DeviceSettings, sidecar_text,
@@ -111,23 +112,11 @@ def _ssh_options(args: argparse.Namespace) -> SshOptions:
 
 def _local_check(weights: Path) -> str:
     """Load the weights with the same loader the device uses; returns their SHA-256."""
-    from anpr.weights import WeightsError, file_sha256, load_weights
-
     try:
         load_weights(weights)
     except (WeightsError, OSError) as exc:
         raise ValueError(f"{weights} is not a usable weights file here, so it was sent nowhere: {exc}") from exc
     return file_sha256(weights)
-
-
-def _sha256(weights: Path) -> str:
-    import hashlib
-
-    h = hashlib.sha256()
-    with open(weights, "rb") as f:
-        while chunk := f.read(1 << 20):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def _print_dry_run(plans: list[rollout.Plan], ssh: SshOptions, steps: list[str]) -> None:
@@ -164,7 +153,7 @@ def run_deploy(args: argparse.Namespace) -> int:
         weights = args.weights
         if not weights.is_file():
             raise ValueError(f"weights file {weights} does not exist: pass the .pkl written by `training_host train`")
-        sha = _sha256(weights) if args.no_local_check else _local_check(weights)
+        sha = file_sha256(weights) if args.no_local_check else _local_check(weights)
     except (ValueError, InventoryError) as exc:
         print(f"training_host deploy: {exc}", file=sys.stderr)
         return EXIT_USAGE
