@@ -129,6 +129,10 @@ class Params:
     # paddings around a character crop (fractions of its height); the CNN reads every character once
     # per padding and the probabilities are averaged (more than one: a cheap test-time ensemble)
     char_pad_fracs: tuple[float, ...] = (0.04,)
+    # each character is cropped over the rows the line's characters share (at least): a character
+    # broken in the binary image is read whole
+    crop_full_height: bool = True
+    full_height_below: float = 0.9  # ... when its box is shorter than this fraction of the line
     # a line whose characters (those at least widen_min_aspect wide: no bars) have a median width /
     # height below widen_to_aspect is a condensed font: all its character crops are stretched
     # horizontally to that median, by at most widen_max_factor (widen_to_aspect 0: off)
@@ -173,6 +177,26 @@ class Params:
     # a row overlapping an edge candidate more than this adds nothing new (0.7 to 1.0 measure the same;
     # lower drops rows that cut a plate more tightly than the edge blob that failed on it)
     textline_novel_iou: float = 0.7
+
+    # --- segmentation by recognition (resegment.py), used only when no read is at least reseg_trigger
+    # confident: in the reseg_lines most character-like lines, blobs at least reseg_wide character
+    # heights wide (touching characters) are cut into up to reseg_max_pieces where the CNN reads best
+    reseg_enabled: bool = True
+    reseg_trigger: float = 0.7
+    reseg_lines: int = 4
+    reseg_wide: float = 0.85
+    reseg_max_pieces: int = 3
+    reseg_smooth: float = 0.08  # the column ink profile is smoothed over this many character heights
+    reseg_valley_window: float = 0.15  # a cut: the profile's lowest point within this many character
+    reseg_valley_depth: float = 0.8  # heights, below this fraction of the window's highest
+    reseg_min_width: float = 0.2  # narrowest piece, in character heights
+    reseg_min_height: float = 0.6  # a piece's ink spans at least this much of the character height
+    reseg_thin_width: float = 0.25  # the line's characters at least this wide and narrower than
+    # reseg_wide give the width a piece should have (reseg_default_width character heights without them)
+    reseg_default_width: float = 0.5
+    reseg_char_bonus: float = 0.3  # score per piece, added to its log probability; a piece pays
+    reseg_width_cost: float = 1.5  # this times |ln(width / expected width)| (a merged pair ~0.7 of it)
+    reseg_factor: float = 0.9  # confidence factor of a line cut this way (the direct cutting goes first)
 
     # --- recognition and ranking
     # plate confidence from character probabilities: "geo" (geometric mean) or "min"

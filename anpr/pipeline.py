@@ -24,6 +24,7 @@ from .params import Params
 from .recognize import Reading, decode, line_factor
 from .rectify import PlateCrop, crop_candidate, deskew_angle, rewarp
 from .regions import formats_for
+from .resegment import resegment
 from .segment import Segmentation, char_crop, extend_ends, fill_gaps, segment
 
 # the class a model may have for "not a character" (textures, borders, screws, the EU band)
@@ -86,6 +87,29 @@ def stretched(crop: np.ndarray, factor: float) -> np.ndarray:
         return crop
     h, w = crop.shape[:2]
     return cv2.resize(crop, (max(1, int(round(w * factor))), h), interpolation=cv2.INTER_LINEAR)
+
+
+def line_rows(boxes: list[tuple[int, int, int, int]]) -> tuple[int, int]:
+    """The rows (top, bottom) a line's characters share: the medians of their tops and bottoms."""
+    return (int(np.median([b[1] for b in boxes])), int(np.median([b[1] + b[3] for b in boxes])))
+
+
+def full_height(box: tuple[int, int, int, int], rows: tuple[int, int] | None, short: float = 1.0
+                ) -> tuple[int, int, int, int]:
+    """`box`, when shorter than `short` of the line, grown to span the line's rows: a character whose lower part came apart from it in the
+    binary image (an E's bottom bar, a 9's tail) is read whole, not as an F or a fragment."""
+    if rows is None:
+        return box
+    x, y, w, h = box
+    if h >= short * (rows[1] - rows[0]):
+        return box
+    top, bottom = min(y, rows[0]), max(y + h, rows[1])
+    return (x, top, w, bottom - top)
+
+
+def best_confidence(hyps: list[Hypothesis]) -> float:
+    """The highest reading confidence among read hypotheses (0 without any)."""
+    return max((h.reading.confidence for h in hyps if h.reading is not None), default=0.0)
 
 
 def load_default_classifier():
@@ -241,6 +265,7 @@ class PlateReader:
         mode = self.params.widen_mode
         views = [{f, 1.0} if mode == "average" else {f} for f in stretch]
         for h, fs in zip(hyps, views):
+            rows = line_rows(h.seg.boxes) if self.params.crop_full_height else None
             for box in h.seg.boxes:
                 for f in fs:
                     key = (id(h.crop), h.seg.ink_dark, box, f)
@@ -248,7 +273,7 @@ class PlateReader:
                         index[key] = len(polarity)
                         polarity.append(h.seg.ink_dark)
                         for k, pad in enumerate(pads):
-                            crops[k].append(stretched(char_crop(h.crop.gray, box, pad), f))
+                            crops[k].append(stretched(char_crop(h.crop.gray, full_height(box, rows, self.params.full_height_below), pad), f))
         # normalize per polarity, keep the unique characters' order
         chars = np.zeros((len(pads), len(polarity), self.classifier_input_size(), self.classifier_input_size()),
                          np.float32)
@@ -340,12 +365,40 @@ class PlateReader:
                 h.rank = h.reading.confidence
 
     def read_hypotheses(self, gray: np.ndarray, image: np.ndarray, trace: dict | None,
-                        cands: list | None = None) -> list[Hypothesis]:
-        """Hypotheses of the frame's candidates (or `cands`) that read as a line, before priors."""
+                        cands: list | None = None, unread: list | None = None) -> list[Hypothesis]:
+        """Hypotheses of the frame's candidates (or `cands`) that read as a line, before priors;
+        those that did not are appended to `unread` when given."""
         hyps = self.hypotheses(gray, trace, cands)
         hyps = [self.drop_outer_suspects(h, image) for h in hyps]
         self.recognize(hyps)
+        if unread is not None:
+            unread.extend(h for h in hyps if h.reading is None)
         return [h for h in hyps if h.reading is not None]
+
+    def resegmented(self, hyps: list[Hypothesis]) -> list[Hypothesis]:
+        """The most character-like lines cut again where the CNN reads their pieces best
+        (`resegment`): touching characters come apart, characters joined to the frame come back."""
+        p = self.params
+        out: list[Hypothesis] = []
+        seen: set[tuple[int, bool]] = set()
+        for h in sorted(hyps, key=lambda h: -h.seg.score):
+            key = (id(h.crop), h.seg.ink_dark)
+            if key in seen or h.seg.binary is None:
+                continue
+            seen.add(key)
+            boxes = resegment(h.crop.gray, h.seg.binary, list(h.seg.boxes), h.seg.ink_dark,
+                              self.read_chars, self.classifier.classes, p)
+            if boxes is not None and boxes != list(h.seg.boxes):
+                out.append(Hypothesis(h.candidate, h.crop, replace(h.seg, boxes=boxes)))
+            if len(seen) >= p.reseg_lines:
+                break
+        return out
+
+    def read_chars(self, chars: np.ndarray) -> np.ndarray:
+        """The CNN's probabilities for normalized character crops (N, C)."""
+        if len(chars) == 0:
+            return np.zeros((0, len(self.classifier.classes)), np.float32)
+        return self.classifier.classify(chars)[1]
 
     # -- the whole frame ----------------------------------------------------------------------
     def read(self, image: np.ndarray, debug_dir: Path | None = None) -> list[PlateRead]:
@@ -355,14 +408,25 @@ class PlateReader:
         p = self.params
         gray = to_gray(image)
         trace: dict | None = {} if debug_dir is not None else None
-        hyps = self.read_hypotheses(gray, image, trace)
-        if p.textline_enabled and max((h.reading.confidence for h in hyps), default=0.0) < p.textline_trigger:
+        unread: list[Hypothesis] = []
+        hyps = self.read_hypotheses(gray, image, trace, unread=unread)
+        if p.textline_enabled and best_confidence(hyps) < p.textline_trigger:
             # no confident read from the edge candidates: try rows of character-like components
             seen = [h.candidate.box for h in hyps]
             extra = [c for c in text_line_candidates(gray, p)
                      if all(iou(c.box, b) < p.textline_novel_iou for b in seen)]
             if extra:
-                hyps += self.read_hypotheses(gray, image, None, extra)
+                hyps += self.read_hypotheses(gray, image, None, extra, unread=unread)
+        if p.reseg_enabled and best_confidence(hyps) < p.reseg_trigger:
+            # still nothing confident: cut the best lines again by what the CNN reads in them
+            again = self.resegmented(hyps + unread)
+            again = [self.drop_outer_suspects(h, image) for h in again]
+            self.recognize(again)
+            for h in again:
+                if h.reading is not None:
+                    h.reading.confidence *= p.reseg_factor
+                    h.rank = h.reading.confidence
+                    hyps.append(h)
         self.apply_size_prior(hyps)
         self.apply_overlay_prior(hyps, gray.shape)
         hyps.sort(key=lambda h: -h.rank)
