@@ -208,6 +208,7 @@ class SnapshotStore:
             os.replace(tmp, path)
         except OSError as exc:
             log.error("cannot write snapshot %s: %s", path, exc)
+            tmp.unlink(missing_ok=True)  # a half-written temp file would fill the card unseen
             return None
         self._files.append((name, len(data)))
         self._total += len(data)

@@ -113,6 +113,17 @@ def test_snapshot_folder_cap_deletes_oldest_first(tmp_path: Path) -> None:
     assert SnapshotStore(tmp_path / "n", "none", 10, 90).save(np.zeros((4, 4, 3), np.uint8), None, "t", "P") is None
 
 
+def test_a_snapshot_that_cannot_be_written_leaves_no_temp_file(tmp_path: Path) -> None:
+    snaps = SnapshotStore(tmp_path / "snaps", "frame", max_mb=10, jpeg_quality=90)
+    ts, plate = "2026-01-01T00:00:00.000000Z", "AB12CDE"
+    # a folder (with a file in it) where the snapshot should go: the rename into place really fails
+    blocker = tmp_path / "snaps" / f"{ts.replace(':', '').replace('-', '').replace('.', '')}_{plate}.jpg"
+    blocker.mkdir(parents=True)
+    (blocker / "x").write_text("x")
+    assert snaps.save(np.zeros((20, 30, 3), np.uint8), None, ts, plate) is None
+    assert sorted(p.name for p in (tmp_path / "snaps").iterdir()) == [blocker.name]
+
+
 def test_status_file_is_atomic_json_and_a_dead_pid_reads_as_stopped(tmp_path: Path) -> None:
     path = tmp_path / "status.json"
     write_status(path, {"state": "running", "healthy": True, "pid": os.getpid()})
