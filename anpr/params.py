@@ -185,6 +185,7 @@ class Params:
     reseg_trigger: float = 0.7
     reseg_lines: int = 4
     reseg_wide: float = 0.85
+    reseg_wide_ratio: float = 1.6  # ... or this many times the width of the line's single characters
     reseg_max_pieces: int = 3
     reseg_smooth: float = 0.08  # the column ink profile is smoothed over this many character heights
     reseg_valley_window: float = 0.15  # a cut: the profile's lowest point within this many character

@@ -43,12 +43,16 @@ def valleys(profile: np.ndarray, ch: float, params: Params) -> list[int]:
     smooth = np.convolve(profile, np.ones(k) / k, mode="same") if k > 1 else profile
     r = max(1, int(round(params.reseg_valley_window * ch)))
     margin = int(params.reseg_min_width * ch)
-    out = []
+    out: list[int] = []
     for c in range(max(1, margin), min(n - 1, n - margin)):
         window = smooth[max(0, c - r) : c + r + 1]
         if smooth[c] <= window.min() and smooth[c] < params.reseg_valley_depth * window.max():
-            if not out or c - out[-1] > 1:
-                out.append(c)
+            # of valleys closer than a piece's least width (a flat gap), keep the lowest
+            if out and c - out[-1] < margin:
+                if smooth[c] < smooth[out[-1]]:
+                    out[-1] = c
+                continue
+            out.append(c)
     return out
 
 
@@ -71,12 +75,14 @@ def resegment(gray: np.ndarray, binary: np.ndarray, boxes: list[Box], ink_dark: 
     if len(boxes) < 2:
         return None
     ch = float(np.median([b[3] for b in boxes]))
-    wide = [i for i, b in enumerate(boxes) if b[2] >= params.reseg_wide * ch]
-    if not wide:
-        return None
     narrow = [b[2] for b in boxes if params.reseg_thin_width * ch <= b[2] < params.reseg_wide * ch]
     # the width the line's characters share: its single characters', else a plate font's usual one
     guess = float(np.median(narrow)) if len(narrow) >= 2 else params.reseg_default_width * ch
+    # wide: more than a character in any plate font, or than this line's characters (condensed fonts)
+    limit = min(params.reseg_wide * ch, params.reseg_wide_ratio * guess)
+    wide = [i for i, b in enumerate(boxes) if b[2] >= limit]
+    if not wide:
+        return None
     H = gray.shape[0]
     pad = int(round(params.char_pad_fracs[0] * ch))
     # every cutting of every wide blob (the whole blob is cutting 0), as lists of piece boxes
