@@ -96,8 +96,9 @@ def line_rows(boxes: list[tuple[int, int, int, int]]) -> tuple[int, int]:
 
 def full_height(box: tuple[int, int, int, int], rows: tuple[int, int] | None, short: float = 1.0
                 ) -> tuple[int, int, int, int]:
-    """`box`, when shorter than `short` of the line, grown to span the line's rows: a character whose lower part came apart from it in the
-    binary image (an E's bottom bar, a 9's tail) is read whole, not as an F or a fragment."""
+    """`box`, when shorter than `short` of the line, grown to span the line's rows: a character whose
+    lower part came apart from it in the binary image (an E's bottom bar, a 9's tail) is read whole,
+    not as an F or a fragment."""
     if rows is None:
         return box
     x, y, w, h = box
@@ -267,13 +268,14 @@ class PlateReader:
         for h, fs in zip(hyps, views):
             rows = line_rows(h.seg.boxes) if self.params.crop_full_height else None
             for box in h.seg.boxes:
+                whole = full_height(box, rows, self.params.full_height_below)
                 for f in fs:
                     key = (id(h.crop), h.seg.ink_dark, box, f)
                     if key not in index:
                         index[key] = len(polarity)
                         polarity.append(h.seg.ink_dark)
                         for k, pad in enumerate(pads):
-                            crops[k].append(stretched(char_crop(h.crop.gray, full_height(box, rows, self.params.full_height_below), pad), f))
+                            crops[k].append(stretched(char_crop(h.crop.gray, whole, pad), f))
         # normalize per polarity, keep the unique characters' order
         chars = np.zeros((len(pads), len(polarity), self.classifier_input_size(), self.classifier_input_size()),
                          np.float32)
@@ -282,7 +284,7 @@ class PlateReader:
             if idx:
                 for k in range(len(pads)):
                     chars[k, idx] = normalize_chars([crops[k][i] for i in idx], ink_dark=ink_dark)
-        allp = self.classifier.classify(chars.reshape(-1, *chars.shape[2:]))[1]
+        allp = self.read_chars(chars.reshape(-1, *chars.shape[2:]))
         # each character was read once per padding: average its probabilities over the views
         probs = allp.reshape(len(pads), len(polarity), -1).mean(axis=0)
         classes = self.classifier.classes
@@ -368,7 +370,12 @@ class PlateReader:
                         cands: list | None = None, unread: list | None = None) -> list[Hypothesis]:
         """Hypotheses of the frame's candidates (or `cands`) that read as a line, before priors;
         those that did not are appended to `unread` when given."""
-        hyps = self.hypotheses(gray, trace, cands)
+        return self.read_lines(self.hypotheses(gray, trace, cands), image, unread)
+
+    def read_lines(self, hyps: list[Hypothesis], image: np.ndarray, unread: list | None = None
+                   ) -> list[Hypothesis]:
+        """`hyps` without their outer suspects, read by the CNN; those that read as a line (the rest are
+        appended to `unread` when given)."""
         hyps = [self.drop_outer_suspects(h, image) for h in hyps]
         self.recognize(hyps)
         if unread is not None:
@@ -376,8 +383,8 @@ class PlateReader:
         return [h for h in hyps if h.reading is not None]
 
     def resegmented(self, hyps: list[Hypothesis]) -> list[Hypothesis]:
-        """The most character-like lines cut again where the CNN reads their pieces best
-        (`resegment`): touching characters come apart, characters joined to the frame come back."""
+        """The most character-like lines with their wide blobs cut where the CNN reads the pieces best
+        (`resegment`): touching characters come apart. Only lines that changed are returned."""
         p = self.params
         out: list[Hypothesis] = []
         seen: set[tuple[int, bool]] = set()
@@ -419,14 +426,10 @@ class PlateReader:
                 hyps += self.read_hypotheses(gray, image, None, extra, unread=unread)
         if p.reseg_enabled and best_confidence(hyps) < p.reseg_trigger:
             # still nothing confident: cut the best lines again by what the CNN reads in them
-            again = self.resegmented(hyps + unread)
-            again = [self.drop_outer_suspects(h, image) for h in again]
-            self.recognize(again)
-            for h in again:
-                if h.reading is not None:
-                    h.reading.confidence *= p.reseg_factor
-                    h.rank = h.reading.confidence
-                    hyps.append(h)
+            for h in self.read_lines(self.resegmented(hyps + unread), image):
+                h.reading.confidence *= p.reseg_factor
+                h.rank = h.reading.confidence
+                hyps.append(h)
         self.apply_size_prior(hyps)
         self.apply_overlay_prior(hyps, gray.shape)
         hyps.sort(key=lambda h: -h.rank)
