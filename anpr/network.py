@@ -15,6 +15,9 @@ from dataclasses import dataclass
 import numpy as np
 
 DEFAULT_CLASSES = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+# the class a model may have for "not a character" (textures, borders, screws, the EU band): trained by
+# training_host, dropped or counted against a crop by the pipeline
+REJECT = "#"
 INPUT_SIZE = 28
 CONV1_FILTERS = 16
 CONV2_FILTERS = 32

@@ -25,10 +25,8 @@ from .recognize import Reading, decode, line_factor
 from .rectify import PlateCrop, crop_candidate, deskew_angle, rewarp
 from .regions import formats_for
 from .resegment import resegment
+from .network import REJECT
 from .segment import Segmentation, char_crop, extend_ends, fill_gaps, segment
-
-# the class a model may have for "not a character" (textures, borders, screws, the EU band)
-REJECT = "#"
 
 
 @dataclass

@@ -17,6 +17,7 @@ from typing import Callable
 import numpy as np
 
 from .charcrop import normalize_chars
+from .network import REJECT
 from .params import Params
 
 Box = tuple[int, int, int, int]
@@ -112,7 +113,7 @@ def resegment(gray: np.ndarray, binary: np.ndarray, boxes: list[Box], ink_dark: 
     if all(len(c) == 1 for c in options.values()):
         return None
     probs = read(normalize_chars(crops, ink_dark=ink_dark))
-    real = [k for k, c in enumerate(classes) if c != "#"]
+    real = [k for k, c in enumerate(classes) if c != REJECT]
     best_real = probs[:, real].max(axis=1)
 
     def score(pieces: list[Box]) -> float:

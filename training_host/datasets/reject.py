@@ -17,12 +17,13 @@ import cv2
 import numpy as np
 
 from anpr.charcrop import normalize_char
+from anpr.network import REJECT
 
 from .augment import DEFAULT_AUGMENT, AugmentParams, augment_char
 from .charset import CharSet
 from .synthetic import available_fonts, render_glyph, resolve_font
 
-REJECT_CHAR = "#"
+REJECT_CHAR = REJECT  # the class the pipeline drops
 KINDS = ("texture", "grille", "frame", "fragment", "pair", "screw", "band", "scribble")
 GROUP_BLOCK = 50
 CANVAS = 64
