@@ -37,7 +37,7 @@ def to_gray_float(image: np.ndarray) -> np.ndarray:
     return np.clip(img, 0.0, 1.0)
 
 
-def _percentiles(values: np.ndarray, low: float, high: float) -> tuple[float, float]:
+def percentiles(values: np.ndarray, low: float, high: float) -> tuple[float, float]:
     """Nearest-rank percentiles by one partial sort: ~10x cheaper than np.percentile on a small crop."""
     flat = values.ravel()
     last = flat.size - 1
@@ -58,7 +58,7 @@ def normalize_char(crop: np.ndarray, ink_dark: bool = True, size: int = INPUT_SI
         return out
     if ink_dark:
         gray = 1.0 - gray
-    lo, hi = _percentiles(gray, 0.02, 0.98)
+    lo, hi = percentiles(gray, 0.02, 0.98)
     if hi - lo < 1e-3:
         return out
     g = np.clip((gray - lo) / (hi - lo), 0.0, 1.0)

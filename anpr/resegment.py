@@ -16,7 +16,7 @@ from typing import Callable
 
 import numpy as np
 
-from .charcrop import normalize_chars
+from .charcrop import normalize_chars, percentiles
 from .network import REJECT
 from .params import Params
 
@@ -30,7 +30,7 @@ def ink_profile(gray: np.ndarray, ink_dark: bool) -> np.ndarray:
     g = gray.astype(np.float32)
     if ink_dark:
         g = 255.0 - g
-    lo, hi = np.percentile(g, (5, 95))
+    lo, hi = percentiles(g, 0.05, 0.95)
     if hi - lo < 1.0:
         return np.zeros(g.shape[1], np.float32)
     return np.clip((g - lo) / (hi - lo), 0.0, 1.0).mean(axis=0)
