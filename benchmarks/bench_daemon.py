@@ -25,6 +25,8 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from benchmarks import write_figures  # noqa: E402
+
 LATENCY_SIZE = (1920, 1080)
 LATENCY_BURST = 3
 THROUGHPUT_SIZE = (1280, 720)
@@ -256,8 +258,7 @@ def main(argv: list[str]) -> int:
         print(f"{r['engine']:>9} {r['reads_per_s']:>8.2f} {r['rss_after_reads_mb']:>7.1f} {r['goal_rss_mb']:>5} "
               f"{r['rss_anon_mb']:>8.1f} {r['rss_file_mb']:>9.1f} {r['peak_rss_mb']:>8.1f} {r['startup_s']:>8.1f} {r['read_rate']:>9.2f}")
     results["machine"] = {"cpus": os.cpu_count(), "python": sys.version.split()[0]}
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(results, indent=2))
+    write_figures(results, args.out)
     return 0 if all("error" not in r for r in results["throughput"]) else 1
 
 

@@ -20,6 +20,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from benchmarks import write_figures  # noqa: E402
 from training_host.loopback_fleet import LoopbackFleet, sshd_missing_reason  # noqa: E402
 
 DEVICES = 20
@@ -92,8 +93,7 @@ def main() -> int:
     figures["speedup_parallel_10"] = round(base / figures["runs"][-1]["wall_s"], 2)
     print(f"speed-up --parallel 10 vs 1: {figures['speedup_parallel_10']:.1f}x")
     if args.out:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(json.dumps(figures, indent=2) + "\n")
+        write_figures(figures, args.out)
     return 0
 
 

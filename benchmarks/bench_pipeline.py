@@ -13,7 +13,6 @@ os.environ["OMP_NUM_THREADS"] = "1"
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 import argparse  # noqa: E402
-import json  # noqa: E402
 import resource  # noqa: E402
 import subprocess  # noqa: E402
 import sys  # noqa: E402
@@ -27,6 +26,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from anpr.pipeline import PlateReader  # noqa: E402
+from benchmarks import write_figures  # noqa: E402
 
 DEV = Path(os.environ.get("ANPR_SHARED_DATA", ROOT.parent / "shared" / "data")) / "openalpr-benchmark-dev"
 SIZES = {"1080p": (1920, 1080), "720p": (1280, 720)}
@@ -106,8 +106,7 @@ def main() -> int:
     figures = {"threads": 1, "load_average": round(load, 2), "sizes": results, "anpr_read_peak_rss_mib": round(rss, 1),
                "images": [str(p.relative_to(DEV)) for p in images]}
     if args.out:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(json.dumps(figures, indent=1) + "\n")
+        write_figures(figures, args.out)
     return 0
 
 

@@ -24,6 +24,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from benchmarks import write_figures  # noqa: E402
+
 BATCH_SIZE = 128
 STEPS_PER_BLOCK = 20
 BLOCKS = 3
@@ -279,8 +281,7 @@ def main(argv: list[str] | None = None) -> int:
               "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()},
               "training": training, "plate_latency": latency, "notes": notes}
     if args.out:
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(json.dumps(result, indent=2))
+        write_figures(result, args.out)
     return 0
 
 
