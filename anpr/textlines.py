@@ -13,6 +13,7 @@ import numpy as np
 
 from .localize import Candidate, shrink, to_gray, working_scale
 from .params import Params
+from .rectify import deskew_angle
 
 
 def char_blobs(small: np.ndarray, params: Params) -> np.ndarray:
@@ -91,8 +92,7 @@ def text_line_candidates(image: np.ndarray, params: Params | None = None) -> lis
         ch = float(np.median(h))
         cx = x + w / 2
         cy = y + h / 2
-        slope = np.polyfit(cx, cy, 1)[0] if len(g) >= 3 else 0.0
-        ang = float(np.degrees(np.arctan(slope)))
+        ang = deskew_angle(np.column_stack([cx, cy]))
         x0, x1 = float(x.min()), float((x + w).max())
         width = (x1 - x0) + params.textline_pad_x * ch
         height = ch * params.textline_height_frac
