@@ -88,12 +88,18 @@ all:
     ("f.ini", "# nothing\n", "lists no hosts"),
     ("g.yml", "all:\n  hostz: {cam1: {}}\n", "only `hosts`, `children` and `vars`"),
     ("h.yml", "all: [", "not valid YAML"),
+    ("i.ini", "[a:children]\nb\n[b:children]\na\n[a]\ncam1\n", "contains itself through its children"),
 ])
 def test_bad_inventories_name_the_problem(tmp_path, name, text, message):
     path = write(tmp_path, name, text)
     with pytest.raises(InventoryError, match=message) as info:
         [h.port for h in load_inventory(path)]  # the port is checked when it is used
     assert str(path) in str(info.value) or "host cam1" in str(info.value)
+
+
+def test_an_empty_group_variable_is_an_empty_string(tmp_path):
+    hosts = load_inventory(write(tmp_path, "hosts.ini", "[g]\ncam1\n[g:vars]\nanpr_device_config=\n"))
+    assert hosts[0].vars["anpr_device_config"] == ""
 
 
 def test_host_spec_and_limit_errors():

@@ -134,23 +134,18 @@ class _Inventory:
         entry.vars.update(variables)
         self.group_hosts.setdefault(group, []).append(name)
 
-    def _ancestors(self, group: str) -> list[str]:
-        """Groups whose variables apply to members of `group`, most general first."""
-        parents = [g for g, kids in self.group_children.items() if group in kids]
+    def _lineage(self, groups: list[str], seen: frozenset[str] = frozenset()) -> list[str]:
+        """`groups` with every group whose variables apply to their members, most general first,
+        each once; a group that contains itself through its children is refused."""
         chain: list[str] = []
-        for parent in parents:
-            for g in self._ancestors(parent) + [parent]:
+        for group in groups:
+            if group in seen:
+                raise InventoryError(f"{self.path}: group {group!r} contains itself through its children")
+            parents = [g for g, kids in self.group_children.items() if group in kids]
+            for g in self._lineage(parents, seen | {group}) + [group]:
                 if g not in chain:
                     chain.append(g)
         return chain
-
-    def _members(self, group: str, seen: frozenset[str] = frozenset()) -> list[str]:
-        if group in seen:
-            raise InventoryError(f"{self.path}: group {group!r} contains itself through its children")
-        names = list(self.group_hosts.get(group, []))
-        for child in self.group_children.get(group, []):
-            names += self._members(child, seen | {group})
-        return names
 
     def resolve(self) -> list[HostEntry]:
         for group in set(self.group_children) | set(self.group_hosts):
@@ -160,11 +155,7 @@ class _Inventory:
         resolved = []
         for name, entry in self.hosts.items():
             own_groups = [g for g, names in self.group_hosts.items() if name in names]
-            chain = ["all"]
-            for group in own_groups:
-                for g in self._ancestors(group) + [group]:
-                    if g not in chain:
-                        chain.append(g)
+            chain = list(dict.fromkeys(["all"] + self._lineage(own_groups)))
             variables: dict[str, str] = {}
             for group in chain:
                 variables.update(self.group_vars.get(group, {}))
@@ -197,7 +188,7 @@ def _parse_ini(path: Path, text: str) -> list[HostEntry]:
             if not sep:
                 raise InventoryError(f"{where}: expected key=value in [{section}:vars], got {line!r}")
             value = value.strip()
-            value = shlex.split(value)[0] if value[:1] in "'\"" else value
+            value = shlex.split(value)[0] if value[:1] in ("'", '"') else value
             inv.group_vars[section].update(_check_vars({key.strip(): value}, where))
         elif kind == "children":
             inv.group_children.setdefault(section, []).append(words[0])
