@@ -8,17 +8,15 @@ are watched: a refused half-renamed pair is retried when the sidecar lands.
 from __future__ import annotations
 
 import logging
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from anpr.weights import default_weights_path, sidecar_path
 from device.config import PREVIOUS_MODEL_NAME, DeviceConfig
 
 log = logging.getLogger(__name__)
-
-PYTENSOR_CACHE_SUBDIR = "pytensor"
 
 
 class ModelError(RuntimeError):
@@ -31,31 +29,27 @@ class LoadedModel:
     path: Path
     sha256: str
     engine: str
-    loaded_at: float
 
 
-def default_weights_path() -> Path:
-    from anpr.weights import default_weights_path as packaged
-
-    return Path(packaged())
-
-
-def prepare_engine(engine: str, cache_dir: Path | None) -> None:
-    """Point PyTensor's compile cache at the persistent cache dir before anything imports PyTensor."""
+def compile_cache_dir(engine: str, cache_dir: Path | None) -> Path | None:
+    """Where PyTensor keeps its compiled code under the configured cache dir, created now; None (its
+    default) when the engine does not compile, no cache dir is set, or the folder cannot be made."""
     if engine != "pytensor" or cache_dir is None:
-        return
-    from anpr.compile_cache import configure_pytensor
+        return None
+    from anpr.compile_cache import SUBDIR
 
+    target = Path(cache_dir) / SUBDIR
     try:
-        configure_pytensor(Path(cache_dir) / PYTENSOR_CACHE_SUBDIR)
+        target.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        log.warning("cannot use %s for compiled code (%s); PyTensor falls back to its default", cache_dir, exc)
+        log.warning("cannot use %s for compiled code (%s); it goes to the user's cache folder instead", cache_dir, exc)
+        return None
+    return target
 
 
 def load_model(path: Path, engine: str = "numpy", mode: str = "CVM", cache_dir: Path | None = None) -> LoadedModel:
     """Safe-load the weights, build the classifier and run one forward pass; ModelError on any failure."""
     path = Path(path)
-    prepare_engine(engine, cache_dir)
     from anpr.classify import CharClassifier
     from anpr.weights import load_weights
 
@@ -64,8 +58,8 @@ def load_model(path: Path, engine: str = "numpy", mode: str = "CVM", cache_dir: 
     except Exception as exc:  # WeightsError, OSError, anything a hostile file provokes
         reason = str(exc)
         raise ModelError(f"refused: {reason}" if str(path) in reason else f"{path}: refused: {reason}") from exc
+    cache = compile_cache_dir(engine, cache_dir)
     try:
-        cache = Path(cache_dir) / PYTENSOR_CACHE_SUBDIR if cache_dir is not None else None
         classifier = CharClassifier(weights, engine=engine, mode=mode, cache_dir=cache)
         probe = np.zeros((2, weights.input_size, weights.input_size), np.float32)
         probe[1, 8:20, 12:16] = 1.0  # a bar: something for the network to look at
@@ -77,13 +71,12 @@ def load_model(path: Path, engine: str = "numpy", mode: str = "CVM", cache_dir: 
         raise ModelError(f"{path}: refused: {exc}") from exc
     except Exception as exc:
         raise ModelError(f"{path}: refused: the weights load but the network does not run: {exc}") from exc
-    sha = getattr(classifier, "sha256", "") or weights.sha256
-    return LoadedModel(classifier, path, sha, engine, time.time())
+    return LoadedModel(classifier, path, weights.sha256, engine)
 
 
 def _signature(path: Path) -> tuple | None:
     sig = []
-    for p in (path, path.with_name(path.name + ".sha256")):
+    for p in (path, sidecar_path(path)):
         try:
             st = p.stat()
             sig.append((st.st_ino, st.st_mtime_ns, st.st_size))

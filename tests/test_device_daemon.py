@@ -214,3 +214,16 @@ def test_reload_with_current_removed_falls_back_like_a_restart(tmp_path: Path) -
     previous = current.with_name("previous.pkl")
     kept = write_random_weights(previous, seed=4)
     assert manager.reload("SIGHUP").sha256 == kept
+
+
+def test_an_unusable_compile_cache_dir_falls_back_instead_of_refusing_the_model(tmp_path: Path, caplog) -> None:
+    from device.model import compile_cache_dir
+
+    usable = compile_cache_dir("pytensor", tmp_path / "cache")
+    assert usable == tmp_path / "cache" / "pytensor" and usable.is_dir()
+    assert compile_cache_dir("numpy", tmp_path / "cache") is None
+    blocker = tmp_path / "file"
+    blocker.write_text("x")  # a plain file where the cache folder should be: mkdir really fails
+    with caplog.at_level(logging.WARNING):
+        assert compile_cache_dir("pytensor", blocker / "cache") is None
+    assert "user's cache folder instead" in caplog.text
