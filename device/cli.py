@@ -48,8 +48,9 @@ def cmd_run(args: argparse.Namespace) -> int:
 def cmd_check_config(args: argparse.Namespace) -> int:
     config = load_config(args.file)
     c = config
-    trigger = {"gpio": f"gpio PIR on BCM {c.trigger.gpio.pin}", "interval": f"interval every {c.trigger.interval.every_s:g} s",
-               "continuous": "continuous"}[c.trigger.kind]
+    from device.triggers import make_trigger
+
+    trigger = make_trigger(c.trigger).describe()  # building a trigger touches no hardware (start() does)
     camera = {"picamera2": f"picamera2 {c.camera.picamera2.width}x{c.camera.picamera2.height}",
               "opencv": f"opencv {c.camera.opencv.source}", "files": f"files {c.camera.files.folder}"}[c.camera.kind]
     print(f"{args.file}: ok")

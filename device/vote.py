@@ -64,22 +64,17 @@ def vote(
 ) -> VotedRead | None:
     """One read for the burst, or None when nothing passes min_confidence/min_frames/known plates."""
     groups: dict[str, list[Candidate]] = {}
-    labels: dict[str, str | None] = {}
-    raw: dict[str, list[str]] = {}
     for cand in candidates:
         if not cand.text or cand.confidence < recognition.min_confidence:
             continue
         matched = known.match(cand.text)
         if matched is None:
             continue
-        plate, label = matched
-        group = groups.setdefault(plate, [])
+        group = groups.setdefault(matched[0], [])
         # A frame counts once per plate even if the reader found the plate twice in it.
         if any(c.frame_index == cand.frame_index for c in group):
             continue
         group.append(cand)
-        labels[plate] = label
-        raw.setdefault(plate, []).append(cand.text)
     if not groups:
         return None
     plate, group = max(groups.items(), key=lambda kv: (len(kv[1]), max(c.confidence for c in kv[1])))
@@ -93,8 +88,8 @@ def vote(
         frames_total=frames_total,
         box=best.box,
         frame_index=best.frame_index,
-        label=labels[plate],
-        raw_texts=raw[plate],
+        label=known.plates.get(plate),  # what match() gave: the listed plate's label, None if unlisted
+        raw_texts=[c.text for c in group],
     )
 
 

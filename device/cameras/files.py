@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import cv2
 import numpy as np
 
+from anpr.imageio import load_image
 from device.cameras.base import Camera, CameraError, CameraExhausted, FrameError
 from device.config import FilesCameraConfig
 
@@ -16,13 +16,6 @@ MAX_PIXELS = 40_000_000  # refuse decompression bombs in a dropped-in file
 
 def load_frame(path: Path) -> np.ndarray:
     """BGR uint8 via the library's loader (clear reasons), FrameError when the file is unusable."""
-    try:
-        from anpr.imageio import load_image
-    except ImportError:  # the recognition library's loader not present: OpenCV directly
-        image = cv2.imread(str(path), cv2.IMREAD_COLOR)
-        if image is None:
-            raise FrameError(f"{path}: not a readable image (corrupt or unsupported); it is skipped") from None
-        return image
     try:
         return load_image(path, max_pixels=MAX_PIXELS)
     except (ValueError, OSError) as exc:
@@ -39,7 +32,6 @@ class FilesCamera(Camera):
         self.loop = config.loop
         self._files: list[Path] = []
         self._index = 0
-        self.replayed = 0  # complete passes over the folder
 
     def open(self) -> None:
         if not self.folder.is_dir():
@@ -47,8 +39,6 @@ class FilesCamera(Camera):
         files = sorted(p for p in self.folder.glob(self.pattern) if p.suffix.lower() in IMAGE_SUFFIXES)
         if not files:
             raise CameraError(f"no images matching {self.pattern!r} in {self.folder}")
-        if not self._files:
-            self._index = 0
         self._files = files
 
     def read(self) -> np.ndarray:
@@ -58,7 +48,6 @@ class FilesCamera(Camera):
             if not self.loop:
                 raise CameraExhausted(f"files camera: all {len(self._files)} images of {self.folder} replayed")
             self._index = 0
-            self.replayed += 1
         path = self._files[self._index]
         self._index += 1
         return load_frame(path)

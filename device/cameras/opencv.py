@@ -6,6 +6,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from anpr.imageio import to_bgr8
 from device.cameras.base import Camera, CameraError, CameraExhausted
 from device.config import OpencvCameraConfig
 
@@ -51,9 +52,7 @@ class OpencvCamera(Camera):
                     raise CameraExhausted(f"video file {self.source} has no more frames")
             else:
                 raise CameraError(f"no frame from {self.source!r} (device unplugged or stream dropped)")
-        if frame.ndim == 2:
-            frame = cv2.cvtColor(frame, cv2.COLOR_GRAY2BGR)
-        return frame
+        return to_bgr8(frame)  # gray or 16-bit V4L2 sources too
 
     def close(self) -> None:
         if self._cap is not None:

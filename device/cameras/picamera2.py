@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import logging
 
-import cv2
 import numpy as np
 
+from anpr.imageio import to_bgr8
 from device.cameras.base import Camera, CameraError
 from device.config import Picamera2Config
 
@@ -79,9 +79,7 @@ class Picamera2Camera(Camera):
         except Exception as exc:
             raise CameraError(f"Picamera2 capture failed: {exc}") from exc
         # Picamera2's "RGB888" is laid out B, G, R in memory: already OpenCV's BGR order.
-        if frame.ndim == 3 and frame.shape[2] == 4:
-            frame = cv2.cvtColor(frame, cv2.COLOR_BGRA2BGR)
-        return np.ascontiguousarray(frame)
+        return to_bgr8(frame)
 
     def close(self) -> None:
         if self._cam is not None:
