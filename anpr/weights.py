@@ -86,6 +86,11 @@ def sidecar_path(path: Path | str) -> Path:
     return Path(str(path) + SIDECAR_SUFFIX)
 
 
+def sidecar_text(sha256: str, filename: str) -> str:
+    """The `.sha256` sidecar's contents, as `sha256sum` writes them (so `sha256sum -c` checks the pair)."""
+    return f"{sha256}  {filename}\n"
+
+
 def _to_plain(value: Any) -> Any:
     """Metadata as builtins only (numpy scalars/arrays -> Python values), so it survives the safe load."""
     if isinstance(value, dict):
@@ -117,7 +122,7 @@ def save_weights(w: Weights, path: Path | str) -> str:
     digest = hashlib.sha256(data).hexdigest()
     path.parent.mkdir(parents=True, exist_ok=True)
     write_atomic(path, data)
-    write_atomic(sidecar_path(path), f"{digest}  {path.name}\n".encode())
+    write_atomic(sidecar_path(path), sidecar_text(digest, path.name).encode())
     return digest
 
 

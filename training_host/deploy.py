@@ -12,10 +12,10 @@ import shutil
 import sys
 from pathlib import Path
 
-from anpr.weights import WeightsError, file_sha256, load_weights
+from anpr.weights import WeightsError, file_sha256, load_weights, sidecar_text
 from training_host import rollout
 from training_host.device_model_dir import (
-    DEFAULT_DEVICE_COMMAND, DEFAULT_MODEL_DIR, DEFAULT_RELOAD_COMMAND, DeviceSettings, sidecar_text,
+    DEFAULT_DEVICE_COMMAND, DEFAULT_MODEL_DIR, DEFAULT_RELOAD_COMMAND, DeviceSettings,
 )
 from training_host.inventory import HostEntry, InventoryError, load_inventory, parse_host_spec, select
 from training_host.ssh import SshError, SshOptions, Target, effective_config
@@ -113,10 +113,9 @@ def _ssh_options(args: argparse.Namespace) -> SshOptions:
 def _local_check(weights: Path) -> str:
     """Load the weights with the same loader the device uses; returns their SHA-256."""
     try:
-        load_weights(weights)
+        return load_weights(weights).sha256  # the file's own digest, taken while loading it
     except (WeightsError, OSError) as exc:
         raise ValueError(f"{weights} is not a usable weights file here, so it was sent nowhere: {exc}") from exc
-    return file_sha256(weights)
 
 
 def _print_dry_run(plans: list[rollout.Plan], ssh: SshOptions, steps: list[str]) -> None:

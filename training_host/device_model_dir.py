@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, Callable
 
+from anpr.weights import sidecar_text
 from training_host.ssh import Result, Session, remote_command, shell_script
 
 # Named defaults, all in one place.
@@ -61,11 +62,6 @@ class DeviceSettings:
     def status_argv(self) -> list[str]:
         argv = self.device_argv("status", "--json")
         return argv + (["--config", self.device_config] if self.device_config else [])
-
-
-def sidecar_text(sha256: str, filename: str) -> str:
-    """The `.sha256` sidecar as `sha256sum` writes it (what anpr.weights.save_weights writes too)."""
-    return f"{sha256}  {filename}\n"
 
 
 SCRIPTS_DIR = Path(__file__).resolve().parent / "device_scripts"

@@ -10,7 +10,7 @@ from typing import Mapping
 
 import numpy as np
 
-from anpr.network import forward
+from anpr.network import logits, softmax
 from anpr.weights import Weights
 
 from .datasets.charset import CharSet
@@ -25,10 +25,7 @@ GLYPH_TWINS = ("0O", "1I")
 
 def predict_proba(weights: Weights, images: np.ndarray, batch: int = PREDICT_BATCH) -> np.ndarray:
     """Class probabilities (N, C) for normalized images (N, S, S)."""
-    out = np.zeros((len(images), len(weights.classes)), np.float32)
-    for i in range(0, len(images), batch):
-        out[i: i + batch] = forward(weights.params, images[i: i + batch])
-    return out
+    return softmax(_logits(weights, images, batch)).astype(np.float32)
 
 
 def confusion_matrix(y_true: np.ndarray, y_pred: np.ndarray, n_classes: int) -> np.ndarray:
@@ -165,11 +162,11 @@ def degraded_copies(cs: CharSet, copies: int, seed: int) -> tuple[np.ndarray, np
     return np.concatenate(images).astype(np.float32), np.concatenate(labels)
 
 
-def _logits(weights: Weights, images: np.ndarray) -> np.ndarray:
-    from anpr.network import logits
-
-    return np.concatenate([logits(weights.params, images[i: i + PREDICT_BATCH])
-                           for i in range(0, len(images), PREDICT_BATCH)]) if len(images) else np.zeros((0, len(weights.classes)))
+def _logits(weights: Weights, images: np.ndarray, batch: int = PREDICT_BATCH) -> np.ndarray:
+    """The network's logits (N, C), `batch` images at a time."""
+    if not len(images):
+        return np.zeros((0, len(weights.classes)), np.float32)
+    return np.concatenate([logits(weights.params, images[i: i + batch]) for i in range(0, len(images), batch)])
 
 
 def _nll(z: np.ndarray, y: np.ndarray) -> float:
@@ -202,12 +199,9 @@ def fit_temperature(weights: Weights, images: np.ndarray, labels: np.ndarray) ->
     nlls = [_nll(z / t, y) for t in TEMPERATURES]
     t = float(TEMPERATURES[int(np.argmin(nlls))])
 
-    def probs(s: float) -> np.ndarray:
-        e = np.exp(z / s - (z / s).max(axis=1, keepdims=True))
-        return e / e.sum(axis=1, keepdims=True)
     return t, {"temperature": round(t, 3), "n": int(len(y)), "nll_before": _nll(z, y), "nll_after": min(nlls),
-               "ece_before": expected_calibration_error(probs(1.0), y),
-               "ece_after": expected_calibration_error(probs(t), y)}
+               "ece_before": expected_calibration_error(softmax(z), y),
+               "ece_after": expected_calibration_error(softmax(z / t), y)}
 
 
 def with_temperature(weights: Weights, t: float) -> Weights:

@@ -119,9 +119,10 @@ class Device:
     def install(self, weights: Path) -> None:
         """Put `weights` (and its sidecar) in place as current.pkl, as a first deploy would."""
         shutil.copyfile(weights, self.model_dir / "current.pkl")
-        from anpr.weights import file_sha256
+        from anpr.weights import file_sha256, sidecar_path, sidecar_text
 
-        (self.model_dir / "current.pkl.sha256").write_text(f"{file_sha256(weights)}  current.pkl\n")
+        current = self.model_dir / "current.pkl"
+        sidecar_path(current).write_text(sidecar_text(file_sha256(weights), current.name))
 
     def start_daemon(self) -> None:
         log = open(self.root / "daemon.log", "ab")

@@ -16,7 +16,7 @@ import tomllib
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Literal, Sequence
+from typing import Callable, Literal, Sequence, get_args
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -33,7 +33,8 @@ from .datasets.platechars import load_platechars
 from .datasets.reject import REJECT_CHAR, make_reject
 from .datasets.synthetic import make_synthetic
 
-KINDS = ("mnist", "azcsv", "platechars", "boxsheets", "synthetic", "reject")
+SourceKind = Literal["mnist", "azcsv", "platechars", "boxsheets", "synthetic", "reject"]
+KINDS = get_args(SourceKind)
 DEFAULT_DATA_ROOT = Path(__file__).resolve().parents[2] / "shared" / "data"
 # val and test shares a real-data source added by `--source` holds out (by group)
 ADDED_SOURCE_HOLDOUT = 0.15
@@ -93,7 +94,7 @@ class RecipeError(ValueError):
 class SourceSpec(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    kind: Literal["mnist", "azcsv", "platechars", "boxsheets", "synthetic", "reject"]
+    kind: SourceKind
     name: str = ""
     paths: list[str] = Field(default_factory=list)   # files/dirs; mnist: images then optional labels
     weight: float = Field(1.0, ge=0.0, le=50.0)
@@ -259,10 +260,8 @@ class PreparedData:
     classes: str
     x_train: np.ndarray
     y_train: np.ndarray
-    src_train: np.ndarray          # source name per training sample
     x_val: np.ndarray
     y_val: np.ndarray
-    src_val: np.ndarray
     vals: dict[str, CharSet]       # source name -> its validation share (maybe empty)
     tests: dict[str, CharSet]      # source name -> its test share (maybe empty)
     counts: dict[str, dict[str, int]]
@@ -296,7 +295,7 @@ def prepare(recipe: Recipe, data_root: Path = DEFAULT_DATA_ROOT,
     classes = recipe.classes
     index = {c: i for i, c in enumerate(classes)}
     rng = np.random.default_rng(recipe.seed)
-    xt, yt, st, xv, yv, sv = [], [], [], [], [], []
+    xt, yt, xv, yv = [], [], [], []
     vals: dict[str, CharSet] = {}
     tests: dict[str, CharSet] = {}
     counts: dict[str, dict[str, int]] = {}
@@ -304,9 +303,9 @@ def prepare(recipe: Recipe, data_root: Path = DEFAULT_DATA_ROOT,
         cs = load_source(spec, classes, data_root, recipe.seed)
         tr, va, te = split_by_group(cs, spec.val_fraction, spec.test_fraction, recipe.seed)
         x, y = _weighted_train(cs.subset(tr), spec, rng)
-        xt.append(x); yt.append(y); st.append(np.full(len(x), spec.label()))
+        xt.append(x); yt.append(y)
         v = cs.subset(va)
-        xv.append(v.images); yv.append(v.labels); sv.append(np.full(len(v), spec.label()))
+        xv.append(v.images); yv.append(v.labels)
         vals[spec.label()] = v
         tests[spec.label()] = cs.subset(te)
         counts[spec.label()] = {"loaded": len(cs), "groups": int(len(np.unique(cs.groups))),
@@ -319,7 +318,7 @@ def prepare(recipe: Recipe, data_root: Path = DEFAULT_DATA_ROOT,
         return to_idx(labels) if len(labels) else np.zeros(0, np.int32)
     return PreparedData(
         classes=classes,
-        x_train=np.concatenate(xt).astype(np.float32), y_train=ids(yt), src_train=np.concatenate(st),
-        x_val=np.concatenate(xv).astype(np.float32), y_val=ids(yv), src_val=np.concatenate(sv),
+        x_train=np.concatenate(xt).astype(np.float32), y_train=ids(yt),
+        x_val=np.concatenate(xv).astype(np.float32), y_val=ids(yv),
         vals=vals, tests=tests, counts=counts,
     )

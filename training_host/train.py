@@ -91,7 +91,7 @@ def run(args: argparse.Namespace) -> int:
     prepare_s = time.perf_counter() - t0
     if args.max_train and args.max_train < len(data.x_train):
         pick = np.sort(np.random.default_rng(recipe.seed).choice(len(data.x_train), args.max_train, replace=False))
-        data.x_train, data.y_train, data.src_train = data.x_train[pick], data.y_train[pick], data.src_train[pick]
+        data.x_train, data.y_train = data.x_train[pick], data.y_train[pick]
     _log(f"{len(data.x_train)} training / {len(data.x_val)} validation samples in {prepare_s:.0f} s")
     args.out_dir.mkdir(parents=True, exist_ok=True)
     weights_path = args.weights_out or args.out_dir / WEIGHTS_NAME
@@ -114,8 +114,7 @@ def run(args: argparse.Namespace) -> int:
     else:
         from .trainer import Trainer
 
-        counts = {k: v for k, v in data.counts.items()}
-        meta = {"recipe": recipe.model_dump(), "data_sets": counts, "n_train": len(data.x_train)}
+        meta = {"recipe": recipe.model_dump(), "data_sets": data.counts, "n_train": len(data.x_train)}
         x_val, y_val = data.x_val, data.y_val
         if EARLY_STOP_SKIPS_TWINS:
             twin_ids = [recipe.classes.index(c) for c in "".join(GLYPH_TWINS) if c in recipe.classes]

@@ -60,7 +60,7 @@ def load_boxsheet(tif: str | Path, box: str | Path | None = None, source: str | 
         pages = _pages(tif)
     except OSError as exc:
         raise BoxSheetError(f"{tif}: cannot read the sheet image ({exc})") from exc
-    sheet = tif.stem.split(".exp")[0] if ".exp" in tif.stem else tif.stem
+    sheet = tif.stem.split(".exp")[0]
     source = source or f"{SOURCE_PREFIX}-{sheet}"
     crops, labels, groups = [], [], []
     for char, x1, y1, x2, y2, page in parse_box_file(box):
