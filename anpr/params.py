@@ -17,9 +17,6 @@ DEFAULT_MAX_PIXELS = 50_000_000
 class Params:
     """Tunable figures of localization, rectification, segmentation and recognition."""
 
-    # --- loading
-    max_pixels: int = DEFAULT_MAX_PIXELS
-
     # --- localization (working resolution: the frame is shrunk so its longer side is at most this)
     work_max_side: int = 896
     # the frame's longer side is first raised to at least this (small photos: plates of ~70 px)
@@ -277,8 +274,6 @@ class Params:
         for key, value in asdict(self).items():
             if isinstance(value, (int, float)) and not isinstance(value, bool) and value < 0:
                 raise ValueError(f"pipeline parameter {key}={value} must not be negative")
-        if self.max_pixels < 1:
-            raise ValueError(f"max_pixels={self.max_pixels} must be at least 1")
         if not 0 < self.work_min_side <= self.work_max_side:
             raise ValueError(f"need 0 < work_min_side ({self.work_min_side}) <= work_max_side ({self.work_max_side})")
         for key in ("first_pass_methods", "refine_methods"):

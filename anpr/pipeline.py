@@ -47,7 +47,6 @@ class Hypothesis:
     crop: PlateCrop
     seg: Segmentation
     reading: Reading | None = None
-    rank: float = 0.0
     # at most this many outer characters (left, right) may be dropped in reading; None: max_trim.
     # A line extended at its ends may drop only what was added (the line without it is a
     # hypothesis of its own)
@@ -248,7 +247,7 @@ class PlateReader:
         return out
 
     def recognize(self, hyps: list[Hypothesis]) -> None:
-        """Read every hypothesis's characters with the CNN in one batch; fill reading and rank.
+        """Read every hypothesis's characters with the CNN in one batch; fill their readings.
 
         A character shared by several hypotheses (a line and its version with a broken character put
         back) is read once. A line in a condensed font is read both as it is and stretched to an
@@ -275,13 +274,13 @@ class PlateReader:
                         for k, pad in enumerate(pads):
                             crops[k].append(stretched(char_crop(h.crop.gray, whole, pad), f))
         # normalize per polarity, keep the unique characters' order
-        chars = np.zeros((len(pads), len(polarity), self.classifier_input_size(), self.classifier_input_size()),
-                         np.float32)
+        size = self.classifier_input_size()
+        chars = np.zeros((len(pads), len(polarity), size, size), np.float32)
         for ink_dark in (True, False):
             idx = [i for i, pol in enumerate(polarity) if pol == ink_dark]
             if idx:
                 for k in range(len(pads)):
-                    chars[k, idx] = normalize_chars([crops[k][i] for i in idx], ink_dark=ink_dark)
+                    chars[k, idx] = normalize_chars([crops[k][i] for i in idx], ink_dark=ink_dark, size=size)
         allp = self.read_chars(chars.reshape(-1, *chars.shape[2:]))
         # each character was read once per padding: average its probabilities over the views
         probs = allp.reshape(len(pads), len(polarity), -1).mean(axis=0)
@@ -335,10 +334,9 @@ class PlateReader:
                 if best is None or key > best[0]:
                     best = (key, reading, a, b)
         if best is None:
-            h.reading, h.rank = None, 0.0
+            h.reading = None
             return
         _, h.reading, a, b = best
-        h.rank = h.reading.confidence
         h.seg = replace(h.seg, boxes=boxes[a : n - b])
 
     def apply_size_prior(self, hyps: list[Hypothesis]) -> None:
@@ -351,7 +349,6 @@ class PlateReader:
         for h, ch in zip(hyps, heights):
             assert h.reading is not None
             h.reading.confidence *= 1.0 - self.params.size_prior_weight * (1.0 - ch / top)
-            h.rank = h.reading.confidence
 
     def apply_overlay_prior(self, hyps: list[Hypothesis], shape: tuple[int, ...]) -> None:
         """Lower the confidence of lines inside the frame's top or bottom strip: camera overlays
@@ -362,7 +359,6 @@ class PlateReader:
             _, y, _, bh = h.frame_box(self.params)
             if y + bh <= strip or y >= shape[0] - strip:
                 h.reading.confidence *= self.params.overlay_factor
-                h.rank = h.reading.confidence
 
     def read_hypotheses(self, gray: np.ndarray, image: np.ndarray, trace: dict | None,
                         cands: list | None = None, unread: list | None = None) -> list[Hypothesis]:
@@ -392,7 +388,7 @@ class PlateReader:
                 continue
             seen.add(key)
             boxes = resegment(h.crop.gray, h.seg.binary, list(h.seg.boxes), h.seg.ink_dark,
-                              self.read_chars, self.classifier.classes, p)
+                              self.read_chars, self.classifier.classes, p, self.classifier_input_size())
             if boxes is not None and boxes != list(h.seg.boxes):
                 out.append(Hypothesis(h.candidate, h.crop, replace(h.seg, boxes=boxes)))
             if len(seen) >= p.reseg_lines:
@@ -426,11 +422,10 @@ class PlateReader:
             # still nothing confident: cut the best lines again by what the CNN reads in them
             for h in self.read_lines(self.resegmented(hyps + unread), image):
                 h.reading.confidence *= p.reseg_factor
-                h.rank = h.reading.confidence
                 hyps.append(h)
         self.apply_size_prior(hyps)
         self.apply_overlay_prior(hyps, gray.shape)
-        hyps.sort(key=lambda h: -h.rank)
+        hyps.sort(key=lambda h: -h.reading.confidence)
         reads: list[PlateRead] = []
         kept: list[Hypothesis] = []
         for h in hyps:

@@ -16,7 +16,7 @@ from typing import Callable
 
 import numpy as np
 
-from .charcrop import normalize_chars, percentiles
+from .charcrop import INPUT_SIZE, normalize_chars, percentiles
 from .network import REJECT
 from .params import Params
 
@@ -69,10 +69,10 @@ def piece_box(binary: np.ndarray, box: Box, a: int, b: int) -> Box | None:
 
 
 def resegment(gray: np.ndarray, binary: np.ndarray, boxes: list[Box], ink_dark: bool, read: Reader,
-              classes: str, params: Params) -> list[Box] | None:
+              classes: str, params: Params, size: int = INPUT_SIZE) -> list[Box] | None:
     """The line with its wide blobs split where the CNN reads the pieces best (crop pixels), or None
     when no blob was split. `read` is the CNN, `classes` its classes (a reject class `#` counts
-    against a piece)."""
+    against a piece), `size` the side of its square input."""
     if len(boxes) < 2:
         return None
     ch = float(np.median([b[3] for b in boxes]))
@@ -112,7 +112,7 @@ def resegment(gray: np.ndarray, binary: np.ndarray, boxes: list[Box], ink_dark: 
                     crops.append(gray[max(0, py - pad) : min(H, py + ph + pad), px : px + pw])
     if all(len(c) == 1 for c in options.values()):
         return None
-    probs = read(normalize_chars(crops, ink_dark=ink_dark))
+    probs = read(normalize_chars(crops, ink_dark=ink_dark, size=size))
     real = [k for k, c in enumerate(classes) if c != REJECT]
     best_real = probs[:, real].max(axis=1)
 

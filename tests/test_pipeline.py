@@ -165,3 +165,16 @@ def test_condensed_fonts_are_stretched_and_ordinary_ones_left_alone():
     assert stretched(crop, f).shape == (40, round(14 * f))
     with pytest.raises(ValueError, match="widen_mode"):
         Params.from_dict({"widen_mode": "both"})
+
+
+def test_a_model_with_another_input_size_reads_frames(tmp_path):
+    """Weights may declare another input size (the loader accepts it): every crop is normalized to it."""
+    from anpr.network import DEFAULT_CLASSES, Architecture, init_params
+    from anpr.weights import FORMAT_VERSION, Weights, save_weights
+
+    params = init_params(Architecture(input_size=32), seed=1)
+    save_weights(Weights(FORMAT_VERSION, DEFAULT_CLASSES, 32, params, {"note": "random, 32 px"}), tmp_path / "w32.pkl")
+    classifier = CharClassifier(tmp_path / "w32.pkl")
+    reader = PlateReader(classifier, params=Params(min_confidence=0.0, reseg_trigger=1.0))
+    reads = reader.read(dev_photos("us", every=9)[0].bgr())
+    assert reads and all(isinstance(r, PlateRead) for r in reads)
