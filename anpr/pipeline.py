@@ -26,7 +26,7 @@ from .rectify import PlateCrop, crop_candidate, deskew_angle, rewarp
 from .regions import formats_for
 from .resegment import resegment
 from .network import REJECT
-from .segment import Segmentation, char_crop, extend_ends, fill_gaps, segment
+from .segment import Segmentation, char_crop, extend_ends, fill_gaps, middle, segment
 
 
 @dataclass
@@ -74,7 +74,7 @@ def font_stretch(boxes: list[tuple[int, int, int, int]], params: Params) -> floa
     aspects = [w / h for _, _, w, h in boxes if h > 0 and w >= params.widen_min_aspect * h]
     if not aspects:
         return 1.0
-    factor = params.widen_to_aspect / float(np.median(aspects))
+    factor = params.widen_to_aspect / middle(aspects)
     return round(min(max(factor, 1.0), params.widen_max_factor), 1)
 
 
@@ -88,7 +88,7 @@ def stretched(crop: np.ndarray, factor: float) -> np.ndarray:
 
 def line_rows(boxes: list[tuple[int, int, int, int]]) -> tuple[int, int]:
     """The rows (top, bottom) a line's characters share: the medians of their tops and bottoms."""
-    return (int(np.median([b[1] for b in boxes])), int(np.median([b[1] + b[3] for b in boxes])))
+    return (int(middle([b[1] for b in boxes])), int(middle([b[1] + b[3] for b in boxes])))
 
 
 def full_height(box: tuple[int, int, int, int], rows: tuple[int, int] | None, short: float = 1.0
@@ -210,9 +210,9 @@ class PlateReader:
         if len(boxes) < 3:
             return h
         blue = self.blueness(h, image) if image.ndim == 3 else None
-        med_blue = float(np.median(blue)) if blue is not None else 0.0
+        med_blue = middle(blue) if blue is not None else 0.0
         gaps = [b[0] - (a[0] + a[2]) for a, b in zip(boxes[:-1], boxes[1:])]
-        med_gap = max(1.0, float(np.median(gaps)))
+        med_gap = max(1.0, middle(gaps))
 
         def suspect(i: int, gap: float) -> bool:
             x, y, w, hh = boxes[i]

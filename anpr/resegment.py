@@ -19,6 +19,7 @@ import numpy as np
 from .charcrop import INPUT_SIZE, normalize_chars, percentiles
 from .network import REJECT
 from .params import Params
+from .segment import ink_box, middle
 
 Box = tuple[int, int, int, int]
 # reads (N, 28, 28) normalized crops -> (N, C) probabilities over the classifier's classes
@@ -57,17 +58,6 @@ def valleys(profile: np.ndarray, ch: float, params: Params) -> list[int]:
     return out
 
 
-def piece_box(binary: np.ndarray, box: Box, a: int, b: int) -> Box | None:
-    """The tight ink box of columns a..b (relative to `box`) within `box`'s rows; None without ink."""
-    x, y, w, h = box
-    sub = binary[y : y + h, x + a : x + b] > 0
-    ys = np.flatnonzero(sub.any(axis=1))
-    xs = np.flatnonzero(sub.any(axis=0))
-    if ys.size == 0:
-        return None
-    return (x + a + int(xs[0]), y + int(ys[0]), int(xs[-1] - xs[0] + 1), int(ys[-1] - ys[0] + 1))
-
-
 def resegment(gray: np.ndarray, binary: np.ndarray, boxes: list[Box], ink_dark: bool, read: Reader,
               classes: str, params: Params, size: int = INPUT_SIZE) -> list[Box] | None:
     """The line with its wide blobs split where the CNN reads the pieces best (crop pixels), or None
@@ -75,10 +65,10 @@ def resegment(gray: np.ndarray, binary: np.ndarray, boxes: list[Box], ink_dark: 
     against a piece), `size` the side of its square input."""
     if len(boxes) < 2:
         return None
-    ch = float(np.median([b[3] for b in boxes]))
+    ch = middle([b[3] for b in boxes])
     narrow = [b[2] for b in boxes if params.reseg_thin_width * ch <= b[2] < params.reseg_wide * ch]
     # the width the line's characters share: its single characters', else a plate font's usual one
-    guess = float(np.median(narrow)) if len(narrow) >= 2 else params.reseg_default_width * ch
+    guess = middle(narrow) if len(narrow) >= 2 else params.reseg_default_width * ch
     # wide: more than a character in any plate font, or than this line's characters (condensed fonts)
     limit = min(params.reseg_wide * ch, params.reseg_wide_ratio * guess)
     wide = [i for i, b in enumerate(boxes) if b[2] >= limit]
@@ -100,7 +90,7 @@ def resegment(gray: np.ndarray, binary: np.ndarray, boxes: list[Box], ink_dark: 
                 edges = (0,) + chosen + (w,)
                 if min(b - a for a, b in zip(edges[:-1], edges[1:])) < params.reseg_min_width * ch:
                     continue
-                pieces = [piece_box(binary, boxes[i], a, b) for a, b in zip(edges[:-1], edges[1:])]
+                pieces = [ink_box(binary, x + a, y, x + b, y + h) for a, b in zip(edges[:-1], edges[1:])]
                 if all(p is not None and p[3] >= params.reseg_min_height * ch for p in pieces):
                     cuttings.append(pieces)
         options[i] = cuttings

@@ -30,7 +30,7 @@ class Segmentation:
 
     @property
     def char_height(self) -> float:
-        return float(np.median([b[3] for b in self.boxes])) if self.boxes else 0.0
+        return middle([b[3] for b in self.boxes]) if self.boxes else 0.0
 
     def centers(self) -> np.ndarray:
         return np.array([[x + w / 2.0, y + h / 2.0] for x, y, w, h in self.boxes], np.float64)
@@ -148,20 +148,24 @@ def height_spread(boxes: list[tuple[int, int, int, int]]) -> float:
     return (sum((h - mean) ** 2 for h in hs) / len(hs)) ** 0.5 / max(mean, 1.0)
 
 
-def line_members(arr: np.ndarray, ref_h: float, ref_top: float, params: Params) -> np.ndarray:
-    """Indices of blobs (rows x, y, w, h of `arr`) whose height, top and bottom agree with a
-    reference line, all relative to its height."""
-    h, top = arr[:, 3], arr[:, 1]
-    ok = (
+def agrees(h: np.ndarray, top: np.ndarray, ref_h, ref_top, params: Params) -> np.ndarray:
+    """Whether blobs of heights `h` and tops `top` agree in height, top and bottom with a reference
+    line (`ref_h`, `ref_top`: numbers, or columns to test against many references at once), all
+    relative to the reference's height."""
+    return (
         (np.abs(h - ref_h) <= params.group_height_tol * ref_h)
         & (np.abs(top - ref_top) <= params.group_align_tol * ref_h)
         & (np.abs(top + h - ref_top - ref_h) <= params.group_align_tol * ref_h)
     )
-    return np.flatnonzero(ok)
 
 
-def middle(values: np.ndarray) -> float:
-    """Median of a short array (np.median's overhead dominates at this size)."""
+def line_members(arr: np.ndarray, ref_h: float, ref_top: float, params: Params) -> np.ndarray:
+    """Indices of blobs (rows x, y, w, h of `arr`) that agree with a reference line (`agrees`)."""
+    return np.flatnonzero(agrees(arr[:, 3], arr[:, 1], ref_h, ref_top, params))
+
+
+def middle(values) -> float:
+    """Median of a short array or list (np.median's overhead dominates at this size)."""
     v = np.sort(values)
     n = len(v)
     return float(v[n // 2]) if n % 2 else float(v[n // 2 - 1] + v[n // 2]) / 2.0
@@ -182,12 +186,7 @@ def best_line(blobs: list[tuple[int, int, int, int]], params: Params) -> list[tu
     seen: set[tuple[int, ...]] = set()
     # every blob seeds a line at once: (seed, blob) agreement matrix, one row per distinct member set
     h, top = arr[:, 3], arr[:, 1]
-    ref_h, ref_top = h[:, None], top[:, None]
-    agree = (
-        (np.abs(h[None, :] - ref_h) <= params.group_height_tol * ref_h)
-        & (np.abs(top[None, :] - ref_top) <= params.group_align_tol * ref_h)
-        & (np.abs(top[None, :] + h[None, :] - ref_top - ref_h) <= params.group_align_tol * ref_h)
-    )
+    agree = agrees(h[None, :], top[None, :], h[:, None], top[:, None], params)
     rows = {row.tobytes(): row for row in agree[agree.sum(axis=1) >= 2]}
     for row in rows.values():
         idx = np.flatnonzero(row)
@@ -217,6 +216,16 @@ def best_line(blobs: list[tuple[int, int, int, int]], params: Params) -> list[tu
     return best
 
 
+def ink_box(binary: np.ndarray, x0: int, y0: int, x1: int, y1: int) -> tuple[int, int, int, int] | None:
+    """The tight box (x, y, w, h) of the ink inside the window [x0, x1) x [y0, y1); None without ink."""
+    window = binary[y0:y1, x0:x1]
+    rows = np.flatnonzero(np.count_nonzero(window, axis=1))
+    if not rows.size:
+        return None
+    cols = np.flatnonzero(np.count_nonzero(window, axis=0))
+    return (x0 + int(cols[0]), y0 + int(rows[0]), int(cols[-1] - cols[0] + 1), int(rows[-1] - rows[0] + 1))
+
+
 def fill_gaps(binary: np.ndarray, line: list[tuple[int, int, int, int]], params: Params
               ) -> list[tuple[int, int, int, int]]:
     """The line with characters broken into pieces put back: where two neighbours leave room for a
@@ -225,20 +234,17 @@ def fill_gaps(binary: np.ndarray, line: list[tuple[int, int, int, int]], params:
     better: an emblem or a seal in a gap is rejected or read with low confidence."""
     if len(line) < 2:
         return line
-    med_h = float(np.median([b[3] for b in line]))
-    med_w = float(np.median([b[2] for b in line]))
+    med_h = middle([b[3] for b in line])
+    med_w = middle([b[2] for b in line])
     top = int(min(b[1] for b in line))
     bot = int(max(b[1] + b[3] for b in line))
     out = [line[0]]
     for a, b in zip(line[:-1], line[1:]):
         x0, x1 = a[0] + a[2] + 1, b[0] - 1
         if params.gap_min_width * med_w <= x1 - x0 <= params.gap_max_width * med_w:
-            window = binary[top:bot, x0:x1]
-            rows = np.flatnonzero(np.count_nonzero(window, axis=1))
-            cols = np.flatnonzero(np.count_nonzero(window, axis=0))
-            if rows.size and rows[-1] - rows[0] + 1 >= params.gap_min_height * med_h:
-                out.append((x0 + int(cols[0]), top + int(rows[0]), int(cols[-1] - cols[0] + 1),
-                            int(rows[-1] - rows[0] + 1)))
+            box = ink_box(binary, x0, top, x1, bot)
+            if box is not None and box[3] >= params.gap_min_height * med_h:
+                out.append(box)
         out.append(b)
     return out if len(out) <= params.max_chars else line
 
@@ -251,9 +257,9 @@ def extend_ends(binary: np.ndarray, line: list[tuple[int, int, int, int]], param
     a screw or a border piece loses on confidence or is trimmed."""
     if len(line) < 2 or len(line) >= params.max_chars:
         return line
-    med_h = float(np.median([b[3] for b in line]))
-    med_w = float(np.median([b[2] for b in line]))
-    pitch = float(np.median([b[0] - a[0] for a, b in zip(line[:-1], line[1:])]))
+    med_h = middle([b[3] for b in line])
+    med_w = middle([b[2] for b in line])
+    pitch = middle([b[0] - a[0] for a, b in zip(line[:-1], line[1:])])
     top = int(min(b[1] for b in line))
     bot = int(max(b[1] + b[3] for b in line))
     W = binary.shape[1]
@@ -262,18 +268,16 @@ def extend_ends(binary: np.ndarray, line: list[tuple[int, int, int, int]], param
         x0, x1 = max(0, x0), min(W, x1)
         if x1 - x0 < params.end_min_width * med_w:
             return None
-        window = binary[top:bot, x0:x1]
-        rows = np.flatnonzero(np.count_nonzero(window, axis=1))
-        cols = np.flatnonzero(np.count_nonzero(window, axis=0))
-        if not rows.size or rows[-1] - rows[0] + 1 < params.gap_min_height * med_h:
+        box = ink_box(binary, x0, top, x1, bot)
+        if box is None or box[3] < params.gap_min_height * med_h:
             return None
         # a thin bar may be the plate's border (a 1 is left out too)
-        if cols[-1] - cols[0] + 1 < params.end_min_char_width * med_w:
+        if box[2] < params.end_min_char_width * med_w:
             return None
         # ink running on to the window's far side is no character (a border, an emblem)
-        if cols[0] == 0 if left else cols[-1] == x1 - x0 - 1:
+        if box[0] == x0 if left else box[0] + box[2] == x1:
             return None
-        return (x0 + int(cols[0]), top + int(rows[0]), int(cols[-1] - cols[0] + 1), int(rows[-1] - rows[0] + 1))
+        return box
 
     first, last = line[0], line[-1]
     half = params.end_half_width * med_w
