@@ -2,7 +2,12 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
+
+# the annotated dev photos, read where the tests read them (never copied into the repository)
+DEV_PHOTOS = (Path(os.environ.get("ANPR_SHARED_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
+              / "openalpr-benchmark-dev")
 
 
 def write_figures(figures: dict, out: Path) -> None:

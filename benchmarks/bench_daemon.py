@@ -25,7 +25,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from benchmarks import write_figures  # noqa: E402
+from benchmarks import DEV_PHOTOS, write_figures  # noqa: E402
 
 LATENCY_SIZE = (1920, 1080)
 LATENCY_BURST = 3
@@ -126,7 +126,6 @@ def latency_run(frames: Path, bursts: int, spacing_s: float, engine: str = "nump
     }
 
 
-SHARED_PHOTOS = ROOT.parent / "shared" / "data" / "openalpr-benchmark-dev" / "us"
 
 
 def dev_photo_frames(folder: Path, bursts: int) -> list[str] | None:
@@ -136,13 +135,16 @@ def dev_photo_frames(folder: Path, bursts: int) -> list[str] | None:
     """
     import cv2
 
-    if not SHARED_PHOTOS.is_dir():
+    from anpr.evaluate import parse_truth
+
+    photos = DEV_PHOTOS / "us"
+    if not photos.is_dir():
         return None
     folder.mkdir(parents=True, exist_ok=True)
     truths = []
-    for txt in sorted(SHARED_PHOTOS.glob("*.txt")):
-        name, *_, plate = txt.read_text().strip().split("\t")
-        image = cv2.imread(str(SHARED_PHOTOS / name))
+    for txt in sorted(photos.glob("*.txt")):
+        plate = parse_truth(txt)[1]
+        image = cv2.imread(str(txt.with_suffix(".jpg")))
         if image is None or image.shape[:2] != (720, 1280):
             continue
         big = cv2.resize(image, LATENCY_SIZE, interpolation=cv2.INTER_LINEAR)

@@ -26,9 +26,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from anpr.pipeline import PlateReader  # noqa: E402
-from benchmarks import write_figures  # noqa: E402
+from benchmarks import DEV_PHOTOS as DEV, write_figures  # noqa: E402
 
-DEV = Path(os.environ.get("ANPR_SHARED_DATA", ROOT.parent / "shared" / "data")) / "openalpr-benchmark-dev"
 SIZES = {"1080p": (1920, 1080), "720p": (1280, 720)}
 FRAMES_PER_REGION = 12
 WARMUP = 2
