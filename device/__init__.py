@@ -1,3 +1,3 @@
 """`anpr-device`: the daemon that reads plates on the device (trigger -> burst -> vote -> plate log)."""
 
-__version__ = "0.1.0"
+from anpr import __version__  # noqa: F401  one distribution (setup.py), one version

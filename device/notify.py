@@ -28,10 +28,6 @@ class Notifier:
         self._last_ping = 0.0
         self._sock: socket.socket | None = None
 
-    @property
-    def enabled(self) -> bool:
-        return self.address is not None
-
     def send(self, *lines: str) -> bool:
         if not self.address:
             return False

@@ -42,7 +42,7 @@ COLUMNS = ("id", "ts", "plate", "confidence", "frames_agreed", "frames_total", "
 
 
 def utc_now() -> str:
-    return dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return to_utc_text(dt.datetime.now(dt.timezone.utc))
 
 
 def to_utc_text(moment: dt.datetime) -> str:
@@ -225,9 +225,3 @@ class SnapshotStore:
             except OSError as exc:
                 log.warning("cannot delete old snapshot %s: %s", name, exc)
             self._total -= size
-
-    @property
-    def total_bytes(self) -> int:
-        if self._files is None:
-            self._scan()
-        return self._total
