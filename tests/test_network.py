@@ -102,28 +102,31 @@ def test_numpy_forward_gives_probabilities(rng):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("variant", ["conv2d_valid", "conv2d_polyphase"])
+@pytest.mark.parametrize("variant", ["conv2d_valid", "conv2d_polyphase", "conv2d_valid+max_pool"])
 def test_graph_conv_and_gradient_match_scipy_and_finite_differences(rng, variant):
-    """Both im2col formulations in the graph (plain conv; polyphase conv + max-pool) against
-    scipy.signal.correlate (+ a loop max-pool), and their gradients against central differences."""
+    """Both im2col formulations in the graph (plain conv; polyphase conv + max-pool) and the readable
+    reference (plain conv, then max_pool) against scipy.signal.correlate (+ a loop max-pool), and
+    their gradients against central differences."""
     from anpr import graph
     import pytensor
     import pytensor.tensor as pt
 
     c, n, s, f, k, p = 2, 3, 10, 4, 3, 2
-    pooled = variant == "conv2d_polyphase"
+    pooled = variant != "conv2d_valid"
     out_size = (s - k + 1) // p if pooled else s - k + 1
     x = pt.tensor("x", dtype="float64", shape=(c, n, s, s))
     w = pt.tensor("w", dtype="float64", shape=(f, c, k, k))
     r = pt.tensor("r", dtype="float64", shape=(f, n, out_size, out_size))
-    if pooled:
-        out = getattr(graph, variant)(x, w, s, c, f, k, p)
-
-        def reference(xa: np.ndarray, wa: np.ndarray) -> np.ndarray:
-            return loop_pool(scipy_conv(xa, wa), p)
+    if variant == "conv2d_valid+max_pool":
+        out = graph.max_pool(graph.conv2d_valid(x, w, s, c, f, k), s - k + 1, f, p)
+    elif pooled:
+        out = graph.conv2d_polyphase(x, w, s, c, f, k, p)
     else:
-        out = getattr(graph, variant)(x, w, s, c, f, k)
-        reference = scipy_conv
+        out = graph.conv2d_valid(x, w, s, c, f, k)
+
+    def reference(xa: np.ndarray, wa: np.ndarray) -> np.ndarray:
+        y = scipy_conv(xa, wa)
+        return loop_pool(y, p) if pooled else y
     objective = (out * r).sum()
     fn = pytensor.function([x, w, r], [out, *pytensor.grad(objective, [x, w])], mode=GRAPH_CHECK_MODE)
 
