@@ -248,9 +248,10 @@ class Params:
         unknown = sorted(set(values) - set(known))
         if unknown:
             raise ValueError(f"unknown pipeline parameter(s) {unknown}; known: {sorted(known)}")
+        defaults = cls()
         coerced: dict[str, Any] = {}
         for key, value in values.items():
-            default = getattr(cls(), key)
+            default = getattr(defaults, key)
             if isinstance(default, tuple) and default and isinstance(default[0], str):
                 coerced[key] = tuple(str(v) for v in value)
             elif isinstance(default, tuple) and default and isinstance(default[0], float):
@@ -265,9 +266,7 @@ class Params:
                 coerced[key] = int(value)
             else:
                 coerced[key] = float(value)
-        params = replace(cls(), **coerced)
-        params.validate()
-        return params
+        return replace(defaults, **coerced)  # __post_init__ validates the result
 
     def validate(self) -> None:
         """Raise ValueError naming the first out-of-range value."""
