@@ -212,6 +212,12 @@ class Params:
     # read that fits the format as the CNN read it beats one that fits only after swaps (a junk
     # outer blob plus all but one true character, shifted into the format by O/0, S/5 swaps)
     swap_factor: float = 0.9
+    # a character outside the look-alike pairs (4 read as A, T as 7) is swapped to the best character of
+    # the kind the format wants when the CNN gives that one at least this fraction of its top probability
+    # (above 1: only the pairs); such a swap costs other_swap_factor on top of swap_factor, so a read that fits
+    # as read, or by the pairs, still wins
+    other_swap_ratio: float = 0.2
+    other_swap_factor: float = 0.6
     # confidence multiplier for a reading that fits none of the region's formats
     format_miss_penalty: float = 0.7
     # choosing among reads of one line with and without outer characters: a gain per character
@@ -287,8 +293,9 @@ class Params:
             raise ValueError(f"reject_mode={self.reject_mode!r}: use 'all', 'ends' or 'ignore'")
         if self.widen_mode not in ("replace", "average"):
             raise ValueError(f"widen_mode={self.widen_mode!r}: use 'replace' or 'average'")
-        if self.swap_factor > 1.0:
-            raise ValueError(f"swap_factor={self.swap_factor} must be at most 1")
+        for key in ("swap_factor", "other_swap_factor"):
+            if getattr(self, key) > 1.0:
+                raise ValueError(f"{key}={getattr(self, key)} must be at most 1")
         if self.widen_max_factor < 1.0:
             raise ValueError(f"widen_max_factor={self.widen_max_factor} must be at least 1")
         if self.confidence_mode not in ("geo", "min"):

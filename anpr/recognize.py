@@ -2,8 +2,9 @@
 
 The CNN reads each character crop on its own; the plate's confidence combines the character
 probabilities (geometric mean by default, or the minimum: `confidence_mode`). Region formats then rescore the
-confusable letter/digit pairs: among the formats of the reading's length, the one whose required
-swaps cost least probability wins; a reading that fits no format keeps its characters and loses
+confusable letter/digit pairs, and any character whose other-kind alternative the CNN itself found
+likely: among the formats of the reading's length, the one whose required swaps cost least
+probability wins; a reading that fits no format keeps its characters and loses
 confidence (`format_miss_penalty`).
 """
 from __future__ import annotations
@@ -38,17 +39,30 @@ def apply_format(chars: list[str], probs: np.ndarray, classes: str, fmt: str, pa
             scores.append(p)
             continue
         alt = partner(ch)
-        if alt is None or alt not in classes:
-            return None
-        pa = float(probs[i, classes.index(alt)])
-        if pa < params.format_swap_ratio * p:
+        pa = float(probs[i, classes.index(alt)]) if alt is not None and alt in classes else -1.0
+        other, po = best_of_kind(probs[i], classes, slot)
+        if po > pa and po >= params.other_swap_ratio * p:
+            # outside the look-alike pairs, the CNN's own second thought of the wanted kind
+            alt, pa, factor = other, po, params.swap_factor * params.other_swap_factor
+        elif pa >= 0 and pa >= params.format_swap_ratio * p:
+            factor = params.swap_factor
+        else:
             return None
         out.append(alt)
         # formats compete on the CNN's own probability of what they chose; the reported confidence
-        # of a swapped character is the pair's combined mass (the format decides within the pair)
+        # of a swapped character is the two candidates' combined mass (the format decides between them)
         scores.append(pa)
-        confs.append(min(1.0, pa + p) * params.swap_factor)
+        confs.append(min(1.0, pa + p) * factor)
     return out, confs, scores
+
+
+def best_of_kind(row: np.ndarray, classes: str, slot: str) -> tuple[str | None, float]:
+    """The most probable character that fits `slot` (L or D) and its probability."""
+    best, p_best = None, -1.0
+    for k, c in enumerate(classes):
+        if c.isalnum() and slot_accepts(slot, c) and row[k] > p_best:
+            best, p_best = c, float(row[k])
+    return best, p_best
 
 
 def decode(probs: np.ndarray, classes: str, region: str = "auto", params: Params | None = None) -> Reading:

@@ -2,8 +2,8 @@
 
 A format is a string of slots: `L` a letter, `D` a digit, `A` either. The recognizer may replace a
 character with its confusable partner (O/0, I/1, B/8, S/5, Z/2, D/0, G/6) when the format wants the
-other kind and the CNN gave the partner a real probability; it never adds, drops or invents
-characters. `auto` tries every region's formats.
+other kind and the CNN gave the partner a real probability (or by the CNN's best character of that kind,
+see `Params.other_swap_ratio`); it never adds, drops or invents characters. `auto` tries every region's formats.
 """
 from __future__ import annotations
 

@@ -61,9 +61,24 @@ def test_never_invents_or_drops_characters():
         assert out.text == text
 
 
-def test_non_confusable_characters_are_never_swapped():
-    pos = sure("ABC") + [{"K": 0.6, "4": 0.35}] + sure("123")
-    assert decode(probs_for(pos), CLASSES, "br").text == "ABCK123"
+def test_a_character_outside_the_pairs_is_swapped_only_when_the_cnn_doubts_it():
+    doubted = sure("ABC") + [{"K": 0.6, "4": 0.35}] + sure("123")
+    out = decode(probs_for(doubted), CLASSES, "br")
+    assert out.text == "ABC4123" and out.fits_format
+    p = Params()
+    assert out.char_confidences[3] == pytest.approx(0.95 * p.swap_factor * p.other_swap_factor, abs=1e-6)
+    sure_k = sure("ABC") + [{"K": 0.9, "4": 0.05}] + sure("123")  # 4 under other_swap_ratio of K
+    kept = decode(probs_for(sure_k), CLASSES, "br")
+    assert kept.text == "ABCK123" and not kept.fits_format
+    assert decode(probs_for(doubted), CLASSES, "br", Params(other_swap_ratio=1.5)).text == "ABCK123"
+
+
+def test_the_look_alike_partner_goes_before_a_likelier_other_character_only_when_that_one_is_weak():
+    # a D slot holding O: the pair gives 0; a 4 the CNN likes better than 0 (and above the ratio) wins
+    pos = sure("ABC") + [{"O": 0.5, "0": 0.1, "4": 0.3}] + sure("123")
+    assert decode(probs_for(pos), CLASSES, "br").text == "ABC4123"
+    pos = sure("ABC") + [{"O": 0.8, "0": 0.1, "4": 0.12}] + sure("123")  # 4 under 0.2 * 0.8
+    assert decode(probs_for(pos), CLASSES, "br").text == "ABC0123"
 
 
 def test_regions_and_partners():
@@ -103,3 +118,5 @@ def test_a_read_that_needs_format_swaps_is_less_sure_than_one_that_fits_as_read(
     assert plain.confidence == pytest.approx(true.confidence, abs=1e-3)
     with pytest.raises(ValueError, match="swap_factor"):
         Params(swap_factor=1.2)
+    with pytest.raises(ValueError, match="other_swap_factor"):
+        Params(other_swap_factor=1.2)
