@@ -175,6 +175,14 @@ class Params:
     # lower drops rows that cut a plate more tightly than the edge blob that failed on it)
     textline_novel_iou: float = 0.7
 
+    # --- a plate in a dark frame: when no read is at least band_trigger confident, the band_candidates
+    # best edge candidates are segmented again with the "band" binarization (adaptive, then the rows
+    # whose ink covers at least band_row_fill of the crop's middle half are cleared: the frame's bars
+    # and a dealer's name pressed against the characters from above or below) (band_candidates 0: off)
+    band_candidates: int = 2
+    band_trigger: float = 0.7
+    band_row_fill: float = 0.75
+
     # --- segmentation by recognition (resegment.py), used only when no read is at least reseg_trigger
     # confident: in the reseg_lines most character-like lines, blobs at least reseg_wide character
     # heights wide (touching characters) are cut into up to reseg_max_pieces where the CNN reads best
@@ -293,6 +301,8 @@ class Params:
             raise ValueError(f"reject_mode={self.reject_mode!r}: use 'all', 'ends' or 'ignore'")
         if self.widen_mode not in ("replace", "average"):
             raise ValueError(f"widen_mode={self.widen_mode!r}: use 'replace' or 'average'")
+        if not 0 < self.band_row_fill <= 1.0:
+            raise ValueError(f"band_row_fill={self.band_row_fill} must be in (0, 1]")
         for key in ("swap_factor", "other_swap_factor"):
             if getattr(self, key) > 1.0:
                 raise ValueError(f"{key}={getattr(self, key)} must be at most 1")

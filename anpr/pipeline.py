@@ -127,9 +127,10 @@ class PlateReader:
         self.classifier = classifier if classifier is not None else load_default_classifier()
 
     # -- stages -------------------------------------------------------------------------------
-    def hypotheses(self, gray: np.ndarray, trace: dict | None = None,
-                   cands: list | None = None) -> list[Hypothesis]:
-        """Segmented hypotheses for every candidate region of the frame (or for `cands`)."""
+    def hypotheses(self, gray: np.ndarray, trace: dict | None = None, cands: list | None = None,
+                   methods: tuple[str, ...] | None = None) -> list[Hypothesis]:
+        """Segmented hypotheses for every candidate region of the frame (or for `cands`), first
+        binarized by `methods` (default: first_pass_methods, with the rescue)."""
         p = self.params
         if cands is None:
             cands = find_candidates(gray, p, trace)
@@ -138,8 +139,8 @@ class PlateReader:
         first: list[Hypothesis] = []
         for k, cand in enumerate(cands):
             crop = crop_candidate(gray, cand.rect, p)
-            rescue = p.rescue_methods if k < p.rescue_candidates else ()
-            for seg in segment(crop.gray, p, methods=p.first_pass_methods, rescue=rescue):
+            rescue = p.rescue_methods if k < p.rescue_candidates and methods is None else ()
+            for seg in segment(crop.gray, p, methods=methods or p.first_pass_methods, rescue=rescue):
                 first.append(Hypothesis(cand, crop, seg))
         # only the most character-like lines are worth a second, finer look
         first.sort(key=lambda h: -h.seg.score)
@@ -361,10 +362,11 @@ class PlateReader:
                 h.reading.confidence *= self.params.overlay_factor
 
     def read_hypotheses(self, gray: np.ndarray, image: np.ndarray, trace: dict | None,
-                        cands: list | None = None, unread: list | None = None) -> list[Hypothesis]:
+                        cands: list | None = None, unread: list | None = None,
+                        methods: tuple[str, ...] | None = None) -> list[Hypothesis]:
         """Hypotheses of the frame's candidates (or `cands`) that read as a line, before priors;
         those that did not are appended to `unread` when given."""
-        return self.read_lines(self.hypotheses(gray, trace, cands), image, unread)
+        return self.read_lines(self.hypotheses(gray, trace, cands, methods), image, unread)
 
     def read_lines(self, hyps: list[Hypothesis], image: np.ndarray, unread: list | None = None
                    ) -> list[Hypothesis]:
@@ -410,7 +412,10 @@ class PlateReader:
         gray = to_gray(image)
         trace: dict | None = {} if debug_dir is not None else None
         unread: list[Hypothesis] = []
-        hyps = self.read_hypotheses(gray, image, trace, unread=unread)
+        cands = find_candidates(gray, p, trace)
+        if trace is not None:
+            trace["candidates"] = cands
+        hyps = self.read_hypotheses(gray, image, None, cands, unread=unread)
         if p.textline_enabled and best_confidence(hyps) < p.textline_trigger:
             # no confident read from the edge candidates: try rows of character-like components
             seen = [h.candidate.box for h in hyps]
@@ -418,6 +423,11 @@ class PlateReader:
                      if all(iou(c.box, b) < p.textline_novel_iou for b in seen)]
             if extra:
                 hyps += self.read_hypotheses(gray, image, None, extra, unread=unread)
+        if p.band_candidates and best_confidence(hyps) < p.band_trigger:
+            # a plate in a dark frame pressed against its characters: the best candidates once more,
+            # with the frame's rows cleared
+            hyps += self.read_hypotheses(gray, image, None, cands[: p.band_candidates], unread=unread,
+                                         methods=("band",))
         if p.reseg_enabled and best_confidence(hyps) < p.reseg_trigger:
             # still nothing confident: cut the best lines again by what the CNN reads in them
             for h in self.read_lines(self.resegmented(hyps + unread), image):

@@ -43,16 +43,18 @@ class Segmentation:
 
 
 METHODS = ("adaptive", "otsu")
-# "fine": adaptive with a small block (Params.fine_block_frac); only a rescue of a crop giving no line
-ALL_METHODS = METHODS + ("fine",)
+# "fine": adaptive with a small block (Params.fine_block_frac); only a rescue of a crop giving no line.
+# "band": adaptive with the frame's rows cleared (clear_frame_rows); only for plates read unsurely
+ALL_METHODS = METHODS + ("fine", "band")
 
 
 def binarize(gray: np.ndarray, ink_dark: bool, method: str, params: Params) -> np.ndarray:
     """Binary image (ink = 255) of `gray` for one polarity: `adaptive` (local mean), `fine` (local mean
-    over a small block: a character separates from a frame pressed against it) or `otsu` (global)."""
+    over a small block: a character separates from a frame pressed against it) or `otsu` (global);
+    `band` thresholds as `adaptive` (its frame rows are cleared after frame lines, in best_segmentation)."""
     mode = cv2.THRESH_BINARY_INV if ink_dark else cv2.THRESH_BINARY
-    if method in ("adaptive", "fine"):
-        frac = params.adaptive_block_frac if method == "adaptive" else params.fine_block_frac
+    if method in ("adaptive", "fine", "band"):
+        frac = params.fine_block_frac if method == "fine" else params.adaptive_block_frac
         block = max(3, int(gray.shape[0] * frac) | 1)
         return cv2.adaptiveThreshold(gray, 255, cv2.ADAPTIVE_THRESH_MEAN_C, mode, block, params.adaptive_c)
     if method == "otsu":
@@ -77,6 +79,20 @@ def clear_lines(binary: np.ndarray, params: Params, char_height: float | None = 
     horiz = cv2.morphologyEx(binary, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_RECT, (kw, 1)))
     vert = cv2.morphologyEx(binary, cv2.MORPH_OPEN, cv2.getStructuringElement(cv2.MORPH_RECT, (1, kh)))
     return cv2.subtract(binary, cv2.bitwise_or(horiz, vert))
+
+
+def clear_frame_rows(binary: np.ndarray, fill: float) -> np.ndarray:
+    """Clear the rows whose ink covers at least `fill` of the crop's middle half, in place.
+
+    A dark plate frame (often carrying a dealer's name) pressed against the characters from above or
+    below joins every character into one blob; in the middle half of the crop its rows are nearly all
+    ink, while a row through the characters has the gaps between them.
+    """
+    w = binary.shape[1]
+    middle = binary[:, w // 4: w - w // 4]
+    if middle.size:
+        binary[np.count_nonzero(middle, axis=1) >= fill * middle.shape[1]] = 0
+    return binary
 
 
 def split_wide(binary: np.ndarray, box: tuple[int, int, int, int], char_h: float, params: Params
@@ -315,6 +331,8 @@ def best_segmentation(gray: np.ndarray, ink_dark: bool, methods: tuple[str, ...]
     best: Segmentation | None = None
     for method in methods:
         binary = clear_lines(binarize(gray, ink_dark, method, params), params, char_height)
+        if method == "band":
+            clear_frame_rows(binary, params.band_row_fill)
         if rows is not None:
             binary[: max(0, rows[0])] = 0
             binary[max(0, rows[1]) :] = 0

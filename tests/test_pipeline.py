@@ -49,9 +49,9 @@ def test_reads_follow_the_contract_and_boxes_are_original_pixels(random_classifi
 def test_gray_input_and_one_cnn_batch_per_frame(random_classifier):
     photo = dev_photos("eu", every=9)[0]
     counting = CountingClassifier(random_classifier)
-    # the untrained model is never confident: keep the text-line cue and the splitting out (tested
-    # below and in test_resegment.py)
-    reader = PlateReader(counting, params=Params(textline_enabled=False, reseg_enabled=False))
+    # the untrained model is never confident: keep the text-line cue, the band binarization and the
+    # splitting out (tested below and in test_resegment.py)
+    reader = PlateReader(counting, params=Params(textline_enabled=False, band_candidates=0, reseg_enabled=False))
     reads_gray = reader.read(photo.gray())
     assert counting.calls == 1
     # the classifier attribute is swappable (the daemon replaces it on model reload)
@@ -67,10 +67,21 @@ def test_text_line_cue_runs_only_when_no_read_is_confident(random_classifier, tr
     # an untrained model's reads stay far below 1.0 and never below 0.0
     photo = dev_photos("us", every=9)[0]
     counting = CountingClassifier(random_classifier)
-    reader = PlateReader(counting, params=Params(textline_trigger=trigger, min_confidence=0.0, reseg_enabled=False))
+    reader = PlateReader(counting, params=Params(textline_trigger=trigger, min_confidence=0.0, band_candidates=0,
+                                                 reseg_enabled=False))
     reads = reader.read(photo.bgr())
     assert counting.calls == batches
     assert [r.confidence for r in reads] == sorted((r.confidence for r in reads), reverse=True)
+
+
+@pytest.mark.parametrize("trigger, batches", [(0.0, 1), (1.0, 2)])
+def test_band_binarization_runs_only_when_no_read_is_confident(random_classifier, trigger, batches):
+    photo = dev_photos("us", every=9)[0]
+    counting = CountingClassifier(random_classifier)
+    reader = PlateReader(counting, params=Params(band_trigger=trigger, min_confidence=0.0, textline_enabled=False,
+                                                 reseg_enabled=False))
+    reader.read(photo.bgr())
+    assert counting.calls == batches
 
 
 def test_confidence_threshold_applies_to_every_read(random_classifier):
