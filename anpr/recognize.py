@@ -10,6 +10,7 @@ confidence (`format_miss_penalty`).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 
@@ -27,9 +28,10 @@ class Reading:
     fits_format: bool
 
 
-def apply_format(chars: list[str], probs: np.ndarray, classes: str, fmt: str, params: Params
-                 ) -> tuple[list[str], list[float], list[float]] | None:
-    """The characters, confidences and scoring probabilities under `fmt`; None when it cannot fit."""
+def apply_format(chars: list[str], probs: np.ndarray, classes: str, fmt: str, params: Params,
+                 kinds: dict[str, tuple[list[str], np.ndarray]]) -> tuple[list[str], list[float], list[float]] | None:
+    """The characters, confidences and scoring probabilities under `fmt` (`kinds`: best_of_kinds of
+    `probs`); None when it cannot fit."""
     out, confs, scores = [], [], []
     for i, (slot, ch) in enumerate(zip(fmt, chars)):
         p = float(probs[i, classes.index(ch)]) if ch in classes else 0.0
@@ -40,7 +42,7 @@ def apply_format(chars: list[str], probs: np.ndarray, classes: str, fmt: str, pa
             continue
         alt = partner(ch)
         pa = float(probs[i, classes.index(alt)]) if alt is not None and alt in classes else -1.0
-        other, po = best_of_kind(probs[i], classes, slot)
+        other, po = kinds[slot][0][i], float(kinds[slot][1][i])
         if po > pa and po >= params.other_swap_ratio * p:
             # outside the look-alike pairs, the CNN's own second thought of the wanted kind
             alt, pa, factor = other, po, params.swap_factor * params.other_swap_factor
@@ -56,13 +58,26 @@ def apply_format(chars: list[str], probs: np.ndarray, classes: str, fmt: str, pa
     return out, confs, scores
 
 
-def best_of_kind(row: np.ndarray, classes: str, slot: str) -> tuple[str | None, float]:
-    """The most probable character that fits `slot` (L or D) and its probability."""
-    best, p_best = None, -1.0
-    for k, c in enumerate(classes):
-        if c.isalnum() and slot_accepts(slot, c) and row[k] > p_best:
-            best, p_best = c, float(row[k])
-    return best, p_best
+@lru_cache(maxsize=8)
+def kind_columns(classes: str) -> tuple[np.ndarray, np.ndarray]:
+    """Column indices of the letters and of the digits among `classes` (not the reject class)."""
+    letters = np.array([k for k, c in enumerate(classes) if c.isalpha()], np.intp)
+    digits = np.array([k for k, c in enumerate(classes) if c.isdigit()], np.intp)
+    return letters, digits
+
+
+def best_of_kinds(probs: np.ndarray, classes: str) -> dict[str, tuple[list[str], np.ndarray]]:
+    """Per character, the most probable letter (slot "L") and digit (slot "D") and their probabilities
+    (-1 where the model has no character of that kind)."""
+    out = {}
+    rows = np.arange(len(probs))
+    for slot, cols in zip("LD", kind_columns(classes)):
+        if cols.size == 0:
+            out[slot] = ([""] * len(probs), np.full(len(probs), -1.0))
+            continue
+        arg = probs[:, cols].argmax(axis=1)
+        out[slot] = ([classes[k] for k in cols[arg]], probs[rows, cols[arg]])
+    return out
 
 
 def decode(probs: np.ndarray, classes: str, region: str = "auto", params: Params | None = None) -> Reading:
@@ -72,8 +87,10 @@ def decode(probs: np.ndarray, classes: str, region: str = "auto", params: Params
     chars = [classes[i] for i in idx]
     confs = [float(probs[k, i]) for k, i in enumerate(idx)]
     best: tuple[float, list[str], list[float]] | None = None
-    for fmt in formats_of_length(region, len(chars)):
-        fitted = apply_format(chars, probs, classes, fmt, params)
+    formats = formats_of_length(region, len(chars))
+    kinds = best_of_kinds(probs, classes) if formats else {}
+    for fmt in formats:
+        fitted = apply_format(chars, probs, classes, fmt, params, kinds)
         if fitted is None:
             continue
         score = float(np.sum(np.log(np.maximum(fitted[2], 1e-9))))
