@@ -78,8 +78,9 @@ def test_text_line_cue_runs_only_when_no_read_is_confident(random_classifier, tr
 def test_band_binarization_runs_only_when_no_read_is_confident(random_classifier, trigger, batches):
     photo = dev_photos("us", every=9)[0]
     counting = CountingClassifier(random_classifier)
-    reader = PlateReader(counting, params=Params(band_trigger=trigger, min_confidence=0.0, textline_enabled=False,
-                                                 reseg_enabled=False))
+    # three candidates: on this photo the best one alone gives no line to read
+    reader = PlateReader(counting, params=Params(band_trigger=trigger, band_candidates=3, min_confidence=0.0,
+                                                 textline_enabled=False, reseg_enabled=False))
     reader.read(photo.bgr())
     assert counting.calls == batches
 
