@@ -127,15 +127,11 @@ class PlateReader:
         self.classifier = classifier if classifier is not None else load_default_classifier()
 
     # -- stages -------------------------------------------------------------------------------
-    def hypotheses(self, gray: np.ndarray, trace: dict | None = None, cands: list | None = None,
+    def hypotheses(self, gray: np.ndarray, cands: list[Candidate],
                    methods: tuple[str, ...] | None = None) -> list[Hypothesis]:
-        """Segmented hypotheses for every candidate region of the frame (or for `cands`), first
-        binarized by `methods` (default: first_pass_methods, with the rescue)."""
+        """Segmented hypotheses for the candidate regions `cands`, first binarized by `methods`
+        (default: first_pass_methods, with the rescue)."""
         p = self.params
-        if cands is None:
-            cands = find_candidates(gray, p, trace)
-            if trace is not None:
-                trace["candidates"] = cands
         first: list[Hypothesis] = []
         for k, cand in enumerate(cands):
             crop = crop_candidate(gray, cand.rect, p)
@@ -361,12 +357,11 @@ class PlateReader:
             if y + bh <= strip or y >= shape[0] - strip:
                 h.reading.confidence *= self.params.overlay_factor
 
-    def read_hypotheses(self, gray: np.ndarray, image: np.ndarray, trace: dict | None,
-                        cands: list | None = None, unread: list | None = None,
-                        methods: tuple[str, ...] | None = None) -> list[Hypothesis]:
-        """Hypotheses of the frame's candidates (or `cands`) that read as a line, before priors;
-        those that did not are appended to `unread` when given."""
-        return self.read_lines(self.hypotheses(gray, trace, cands, methods), image, unread)
+    def read_hypotheses(self, gray: np.ndarray, image: np.ndarray, cands: list[Candidate],
+                        unread: list | None = None, methods: tuple[str, ...] | None = None) -> list[Hypothesis]:
+        """Hypotheses of the candidates `cands` that read as a line, before priors; those that did
+        not are appended to `unread` when given."""
+        return self.read_lines(self.hypotheses(gray, cands, methods), image, unread)
 
     def read_lines(self, hyps: list[Hypothesis], image: np.ndarray, unread: list | None = None
                    ) -> list[Hypothesis]:
@@ -415,18 +410,18 @@ class PlateReader:
         cands = find_candidates(gray, p, trace)
         if trace is not None:
             trace["candidates"] = cands
-        hyps = self.read_hypotheses(gray, image, None, cands, unread=unread)
+        hyps = self.read_hypotheses(gray, image, cands, unread=unread)
         if p.textline_enabled and best_confidence(hyps) < p.textline_trigger:
             # no confident read from the edge candidates: try rows of character-like components
             seen = [h.candidate.box for h in hyps]
             extra = [c for c in text_line_candidates(gray, p)
                      if all(iou(c.box, b) < p.textline_novel_iou for b in seen)]
             if extra:
-                hyps += self.read_hypotheses(gray, image, None, extra, unread=unread)
+                hyps += self.read_hypotheses(gray, image, extra, unread=unread)
         if p.band_candidates and best_confidence(hyps) < p.band_trigger:
             # a plate in a dark frame pressed against its characters: the best candidates once more,
             # with the frame's rows cleared
-            hyps += self.read_hypotheses(gray, image, None, cands[: p.band_candidates], unread=unread,
+            hyps += self.read_hypotheses(gray, image, cands[: p.band_candidates], unread=unread,
                                          methods=("band",))
         if p.reseg_enabled and best_confidence(hyps) < p.reseg_trigger:
             # still nothing confident: cut the best lines again by what the CNN reads in them
