@@ -89,9 +89,9 @@ def clear_frame_rows(binary: np.ndarray, fill: float) -> np.ndarray:
     ink, while a row through the characters has the gaps between them.
     """
     w = binary.shape[1]
-    middle = binary[:, w // 4: w - w // 4]
-    if middle.size:
-        binary[np.count_nonzero(middle, axis=1) >= fill * middle.shape[1]] = 0
+    centre = binary[:, w // 4: w - w // 4]
+    if centre.size:
+        binary[np.count_nonzero(centre, axis=1) >= fill * centre.shape[1]] = 0
     return binary
 
 
@@ -242,6 +242,12 @@ def ink_box(binary: np.ndarray, x0: int, y0: int, x1: int, y1: int) -> tuple[int
     return (x0 + int(cols[0]), y0 + int(rows[0]), int(cols[-1] - cols[0] + 1), int(rows[-1] - rows[0] + 1))
 
 
+def line_extent(line: list[tuple[int, int, int, int]]) -> tuple[float, float, int, int]:
+    """A line's median character height and width, and the rows its characters span (top, bottom)."""
+    return (middle([b[3] for b in line]), middle([b[2] for b in line]),
+            int(min(b[1] for b in line)), int(max(b[1] + b[3] for b in line)))
+
+
 def fill_gaps(binary: np.ndarray, line: list[tuple[int, int, int, int]], params: Params
               ) -> list[tuple[int, int, int, int]]:
     """The line with characters broken into pieces put back: where two neighbours leave room for a
@@ -250,10 +256,7 @@ def fill_gaps(binary: np.ndarray, line: list[tuple[int, int, int, int]], params:
     better: an emblem or a seal in a gap is rejected or read with low confidence."""
     if len(line) < 2:
         return line
-    med_h = middle([b[3] for b in line])
-    med_w = middle([b[2] for b in line])
-    top = int(min(b[1] for b in line))
-    bot = int(max(b[1] + b[3] for b in line))
+    med_h, med_w, top, bot = line_extent(line)
     out = [line[0]]
     for a, b in zip(line[:-1], line[1:]):
         x0, x1 = a[0] + a[2] + 1, b[0] - 1
@@ -273,11 +276,8 @@ def extend_ends(binary: np.ndarray, line: list[tuple[int, int, int, int]], param
     a screw or a border piece loses on confidence or is trimmed."""
     if len(line) < 2 or len(line) >= params.max_chars:
         return line
-    med_h = middle([b[3] for b in line])
-    med_w = middle([b[2] for b in line])
+    med_h, med_w, top, bot = line_extent(line)
     pitch = middle([b[0] - a[0] for a, b in zip(line[:-1], line[1:])])
-    top = int(min(b[1] for b in line))
-    bot = int(max(b[1] + b[3] for b in line))
     W = binary.shape[1]
 
     def find(x0: int, x1: int, left: bool) -> tuple[int, int, int, int] | None:
