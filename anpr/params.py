@@ -150,8 +150,9 @@ class Params:
     border_bar_aspect: float = 0.3
     border_bar_gap_ratio: float = 0.5
 
-    # --- second candidate cue (textlines.py): rows of character-like components, used only when the
-    # edge candidates gave no read at least textline_trigger confident
+    # --- second candidate cue (textlines.py): rows of character-like components (min_chars to max_chars
+    # of them, as a plate line), used only when the edge candidates gave no read at least
+    # textline_trigger confident
     textline_enabled: bool = True
     textline_trigger: float = 0.7  # 0.7-0.8 measure the same; 1.0 (always) costs ~10 ms a frame
     textline_block: int = 15  # adaptive threshold block (odd, working pixels)
@@ -166,8 +167,6 @@ class Params:
     textline_max_dy: float = 0.35  # centre offset between neighbours, in character heights
     textline_max_gap: float = 1.0  # horizontal gap between neighbours, in character heights
     textline_gap_std: float = 0.5  # spread of the gaps, in character heights
-    textline_min_chars: int = 4
-    textline_max_chars: int = 9
     textline_pad_x: float = 1.0  # extra width, in character heights
     textline_height_frac: float = 1.6  # candidate height, in character heights
     textline_max_candidates: int = 4

@@ -35,7 +35,7 @@ def char_blobs(small: np.ndarray, params: Params) -> np.ndarray:
 def rows_of_blobs(blobs: np.ndarray, params: Params) -> list[np.ndarray]:
     """Groups of blobs that form one text line: similar heights, centres on a line, small gaps."""
     n = len(blobs)
-    if n < params.textline_min_chars:
+    if n < params.min_chars:
         return []
     order = np.argsort(blobs[:, 0])
     b = blobs[order].astype(np.float64)
@@ -69,7 +69,7 @@ def rows_of_blobs(blobs: np.ndarray, params: Params) -> list[np.ndarray]:
         groups.setdefault(find(i), []).append(i)
     rows = []
     for idx in groups.values():
-        if params.textline_min_chars <= len(idx) <= params.textline_max_chars:
+        if params.min_chars <= len(idx) <= params.max_chars:
             g = b[idx]
             gaps = g[1:, 0] - (g[:-1, 0] + g[:-1, 2])
             if len(gaps) and np.std(gaps) > params.textline_gap_std * np.median(g[:, 3]):
