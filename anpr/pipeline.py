@@ -17,7 +17,7 @@ from typing import Any
 import cv2
 import numpy as np
 
-from .charcrop import normalize_chars
+from .charcrop import INPUT_SIZE, normalize_chars
 from .localize import Candidate, find_candidates, iou, to_gray
 from .textlines import text_line_candidates
 from .params import Params
@@ -288,8 +288,8 @@ class PlateReader:
             self.read_line(h, p_line, classes)
 
     def classifier_input_size(self) -> int:
-        """Side of the CNN's square input (28 unless the model says otherwise)."""
-        return int(getattr(self.classifier, "input_size", 28))
+        """Side of the CNN's square input (INPUT_SIZE unless the model says otherwise)."""
+        return int(getattr(self.classifier, "input_size", INPUT_SIZE))
 
     def read_line(self, h: Hypothesis, probs: np.ndarray, classes: str) -> None:
         """The best reading of one segmented line: blobs the CNN rejects (class `#`, when the model
