@@ -287,6 +287,16 @@ class PlateReader:
                               for f in fs], axis=0)
             self.read_line(h, p_line, classes)
 
+    def char_images(self, h: Hypothesis) -> list[np.ndarray]:
+        """The gray crops of a line's characters as `recognize` cuts them for the CNN (first padding,
+        the line's font stretch), in the line's own polarity: what a character training set built
+        from plate photos should hold."""
+        rows = line_rows(h.seg.boxes) if self.params.crop_full_height else None
+        f = font_stretch(h.seg.boxes, self.params)
+        pad = self.params.char_pad_fracs[0]
+        return [stretched(char_crop(h.crop.gray, full_height(box, rows, self.params.full_height_below), pad), f)
+                for box in h.seg.boxes]
+
     def classifier_input_size(self) -> int:
         """Side of the CNN's square input (INPUT_SIZE unless the model says otherwise)."""
         return int(getattr(self.classifier, "input_size", INPUT_SIZE))
@@ -401,11 +411,37 @@ class PlateReader:
     # -- the whole frame ----------------------------------------------------------------------
     def read(self, image: np.ndarray, debug_dir: Path | None = None) -> list[PlateRead]:
         """Plates in `image` (BGR or gray uint8), best first."""
+        p = self.params
+        trace: dict | None = {} if debug_dir is not None else None
+        hyps = self.line_reads(image, trace)
+        reads: list[PlateRead] = []
+        kept: list[Hypothesis] = []
+        for h in hyps:
+            assert h.reading is not None
+            if h.reading.confidence < p.min_confidence:
+                break  # sorted: the rest are lower still
+            box = h.frame_box(p)
+            if any(iou(box, r.box) > 0.0 for r in reads):
+                continue
+            reads.append(PlateRead(h.reading.text, round(h.reading.confidence, 4), box,
+                                   [round(c, 4) for c in h.reading.char_confidences]))
+            kept.append(h)
+            if len(reads) >= p.max_plates:
+                break
+        reads.sort(key=lambda r: -r.confidence)
+        if debug_dir is not None:
+            from .debug import write_debug
+
+            write_debug(Path(debug_dir), image, trace or {}, kept, p)
+        return reads
+
+    def line_reads(self, image: np.ndarray, trace: dict | None = None) -> list[Hypothesis]:
+        """Every line of `image` the CNN read, priors applied, best first: all the stages before
+        overlapping reads of one plate collapse to the best (`read`). `trace` collects debug images."""
         if image is None or image.size == 0 or image.ndim not in (2, 3):
             raise ValueError("read() needs a non-empty 2-D gray or 3-D BGR uint8 image")
         p = self.params
         gray = to_gray(image)
-        trace: dict | None = {} if debug_dir is not None else None
         unread: list[Hypothesis] = []
         cands = find_candidates(gray, p, trace)
         if trace is not None:
@@ -431,23 +467,4 @@ class PlateReader:
         self.apply_size_prior(hyps)
         self.apply_overlay_prior(hyps, gray.shape)
         hyps.sort(key=lambda h: -h.reading.confidence)
-        reads: list[PlateRead] = []
-        kept: list[Hypothesis] = []
-        for h in hyps:
-            assert h.reading is not None
-            if h.reading.confidence < p.min_confidence:
-                break  # sorted: the rest are lower still
-            box = h.frame_box(p)
-            if any(iou(box, r.box) > 0.0 for r in reads):
-                continue
-            reads.append(PlateRead(h.reading.text, round(h.reading.confidence, 4), box,
-                                   [round(c, 4) for c in h.reading.char_confidences]))
-            kept.append(h)
-            if len(reads) >= p.max_plates:
-                break
-        reads.sort(key=lambda r: -r.confidence)
-        if debug_dir is not None:
-            from .debug import write_debug
-
-            write_debug(Path(debug_dir), image, trace or {}, kept, p)
-        return reads
+        return hyps
