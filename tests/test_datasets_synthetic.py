@@ -89,3 +89,11 @@ def test_reject_class_samples():
     no_hash = parse_recipe('[[sources]]\nkind = "reject"\nval_fraction = 0.5\n')
     with pytest.raises(RecipeError, match="reject class '#' is not in classes"):
         prepare(no_hash, log=lambda _: None)
+
+
+def test_added_photo_source_is_augmented_and_holds_out_photos():
+    r = with_overrides(load_recipe(), add=["platephotos=openalpr-benchmark-dev"])
+    spec = r.sources[-1]
+    assert spec == SourceSpec(kind="platephotos", name="platephotos", paths=["openalpr-benchmark-dev"],
+                              augment=True, val_fraction=0.15, test_fraction=0.15)
+    assert "platephotos" not in {s.kind for s in load_recipe().sources}  # the dev photos stay evaluation data

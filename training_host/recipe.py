@@ -30,10 +30,11 @@ from .datasets.boxsheets import load_boxsheet
 from .datasets.charset import CharSet, concat
 from .datasets.mnist import load_mnist
 from .datasets.platechars import load_platechars
+from .datasets.platephotos import load_platephotos
 from .datasets.reject import REJECT_CHAR, make_reject
 from .datasets.synthetic import make_synthetic
 
-SourceKind = Literal["mnist", "azcsv", "platechars", "boxsheets", "synthetic", "reject"]
+SourceKind = Literal["mnist", "azcsv", "platechars", "platephotos", "boxsheets", "synthetic", "reject"]
 KINDS = get_args(SourceKind)
 DEFAULT_DATA_ROOT = Path(__file__).resolve().parents[2] / "shared" / "data"
 # val and test shares a real-data source added by `--source` holds out (by group)
@@ -179,8 +180,9 @@ def with_overrides(recipe: Recipe, add: Sequence[str] = (), drop: Sequence[str] 
         plist = [p for p in paths.split(",") if p]
         name = kind if kind not in {s.label() for s in sources} else f"{kind}-{len(sources)}"
         extra = ({"val_fraction": ADDED_SOURCE_HOLDOUT, "test_fraction": ADDED_SOURCE_HOLDOUT}
-                 if kind in ("mnist", "azcsv", "platechars") else {})
-        sources.append(SourceSpec(kind=kind, name=name, paths=plist, augment=kind == "platechars", **extra))
+                 if kind in ("mnist", "azcsv", "platechars", "platephotos") else {})
+        sources.append(SourceSpec(kind=kind, name=name, paths=plist, augment=kind in ("platechars", "platephotos"),
+                                  **extra))
     for spec in weights:
         name, _, w = spec.partition("=")
         idx = [i for i, s in enumerate(sources) if s.label() == name]
@@ -207,7 +209,8 @@ def _generated(spec: SourceSpec) -> int:
     return max(1, round(spec.per_class * spec.weight)) if spec.weight else spec.per_class
 
 
-def load_source(spec: SourceSpec, classes: str, data_root: Path, seed: int) -> CharSet:
+def load_source(spec: SourceSpec, classes: str, data_root: Path, seed: int,
+                log: Callable[[str], None] | None = None) -> CharSet:
     """Load one source of the recipe (raw crops kept when it will be augmented)."""
     paths = [resolve(p, data_root) for p in spec.paths]
     keep = spec.augment
@@ -218,6 +221,8 @@ def load_source(spec: SourceSpec, classes: str, data_root: Path, seed: int) -> C
         cs = concat([load_azcsv(p, spec.max_per_class, seed=seed, keep_crops=keep) for p in paths])
     elif spec.kind == "platechars":
         cs = concat([load_platechars(p, keep_crops=keep) for p in paths])
+    elif spec.kind == "platephotos":
+        cs = concat([load_platephotos(p, keep_crops=keep, log=log) for p in paths])
     elif spec.kind == "boxsheets":
         cs = concat([load_boxsheet(p, keep_crops=keep) for p in paths])
     elif spec.kind == "reject":
@@ -300,7 +305,7 @@ def prepare(recipe: Recipe, data_root: Path = DEFAULT_DATA_ROOT,
     tests: dict[str, CharSet] = {}
     counts: dict[str, dict[str, int]] = {}
     for spec in recipe.sources:
-        cs = load_source(spec, classes, data_root, recipe.seed)
+        cs = load_source(spec, classes, data_root, recipe.seed, log)
         tr, va, te = split_by_group(cs, spec.val_fraction, spec.test_fraction, recipe.seed)
         x, y = _weighted_train(cs.subset(tr), spec, rng)
         xt.append(x); yt.append(y)

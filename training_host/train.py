@@ -43,6 +43,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     p.add_argument("--print-recipe", action="store_true", help="print the default recipe TOML and exit")
     p.add_argument("--source", action="append", default=[], metavar="KIND=PATH[,PATH]",
                    help="add a source: mnist=IMAGES.gz[,LABELS.gz], azcsv=A_Z.csv, platechars=DIR, "
+                        "platephotos=DIR (annotated photos, REGION/NAME.jpg + NAME.txt as in "
+                        "openalpr-benchmark-dev: the pipeline cuts their characters), "
                         "boxsheets=SHEET.tif, synthetic, reject (paths relative to --data-root)")
     p.add_argument("--drop", action="append", default=[], metavar="NAME", help="remove a source of the recipe")
     p.add_argument("--weight", action="append", default=[], metavar="NAME=W", help="set a source's weight")
