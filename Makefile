@@ -17,7 +17,7 @@ APT_PACKAGES := python3 python3-venv python3-dev gcc g++ make pkg-config libsyst
 
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: setup apt venv test demo bench deb train clean
+.PHONY: setup apt venv test demo bench crossval deb train clean
 
 setup: apt venv
 
@@ -46,6 +46,10 @@ demo: setup
 bench: setup
 	$(PY) -m pip install -q -e '.[bench]'
 	$(PY) -m benchmarks.run $(BENCH)
+
+# Held-out accuracy with and without training on crops of the annotated dev photos (~10 min, 3 trainings).
+crossval: setup
+	$(PY) -m benchmarks.crossval $(CROSSVAL_ARGS)
 
 # dist/anpr-device_<version>_<arch>.deb for this machine (packaging/README.md; DEB_XZ_LEVEL=6 for a smaller file).
 deb: setup
