@@ -126,8 +126,6 @@ def latency_run(frames: Path, bursts: int, spacing_s: float, engine: str = "nump
     }
 
 
-
-
 def dev_photo_frames(folder: Path, bursts: int) -> list[str] | None:
     """Real dev photos (us/, 1280x720) scaled to 1080p, each repeated for a burst; None when absent.
 

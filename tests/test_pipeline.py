@@ -5,11 +5,10 @@ import numpy as np
 import pytest
 
 from anpr.classify import CharClassifier
-from anpr.localize import iou
 from anpr.params import Params
 from anpr.pipeline import PlateRead, PlateReader
 from tests.pipeline_data import dev_photos
-from tests.pipeline_models import default_model_or_skip, random_weights_file
+from tests.pipeline_models import random_weights_file
 
 
 class CountingClassifier:
