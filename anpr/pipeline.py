@@ -260,16 +260,15 @@ class PlateReader:
         mode = self.params.widen_mode
         views = [{f, 1.0} if mode == "average" else {f} for f in stretch]
         for h, fs in zip(hyps, views):
-            rows = line_rows(h.seg.boxes) if self.params.crop_full_height else None
+            rows = self.crop_rows(h)
             for box in h.seg.boxes:
-                whole = full_height(box, rows, self.params.full_height_below)
                 for f in fs:
                     key = (id(h.crop), h.seg.ink_dark, box, f)
                     if key not in index:
                         index[key] = len(polarity)
                         polarity.append(h.seg.ink_dark)
                         for k, pad in enumerate(pads):
-                            crops[k].append(stretched(char_crop(h.crop.gray, whole, pad), f))
+                            crops[k].append(self.cut_char(h, box, rows, pad, f))
         # normalize per polarity, keep the unique characters' order
         size = self.classifier_input_size()
         chars = np.zeros((len(pads), len(polarity), size, size), np.float32)
@@ -287,15 +286,22 @@ class PlateReader:
                               for f in fs], axis=0)
             self.read_line(h, p_line, classes)
 
+    def crop_rows(self, h: Hypothesis) -> tuple[int, int] | None:
+        """The rows a line's character crops are grown to (None: crops keep their own height)."""
+        return line_rows(h.seg.boxes) if self.params.crop_full_height else None
+
+    def cut_char(self, h: Hypothesis, box: tuple[int, int, int, int], rows: tuple[int, int] | None,
+                 pad: float, factor: float) -> np.ndarray:
+        """The gray crop the CNN reads for one character box of a line (grown to the line's `rows`,
+        padded by `pad`, widened by `factor`)."""
+        return stretched(char_crop(h.crop.gray, full_height(box, rows, self.params.full_height_below), pad), factor)
+
     def char_images(self, h: Hypothesis) -> list[np.ndarray]:
-        """The gray crops of a line's characters as `recognize` cuts them for the CNN (first padding,
-        the line's font stretch), in the line's own polarity: what a character training set built
-        from plate photos should hold."""
-        rows = line_rows(h.seg.boxes) if self.params.crop_full_height else None
+        """A line's character crops as `recognize` cuts them (first padding, the line's font stretch),
+        in the line's own polarity: what a character training set built from plate photos should hold."""
+        rows = self.crop_rows(h)
         f = font_stretch(h.seg.boxes, self.params)
-        pad = self.params.char_pad_fracs[0]
-        return [stretched(char_crop(h.crop.gray, full_height(box, rows, self.params.full_height_below), pad), f)
-                for box in h.seg.boxes]
+        return [self.cut_char(h, box, rows, self.params.char_pad_fracs[0], f) for box in h.seg.boxes]
 
     def classifier_input_size(self) -> int:
         """Side of the CNN's square input (INPUT_SIZE unless the model says otherwise)."""
@@ -439,7 +445,7 @@ class PlateReader:
         """Every line of `image` the CNN read, priors applied, best first: all the stages before
         overlapping reads of one plate collapse to the best (`read`). `trace` collects debug images."""
         if image is None or image.size == 0 or image.ndim not in (2, 3):
-            raise ValueError("read() needs a non-empty 2-D gray or 3-D BGR uint8 image")
+            raise ValueError("reading needs a non-empty 2-D gray or 3-D BGR uint8 image")
         p = self.params
         gray = to_gray(image)
         unread: list[Hypothesis] = []
