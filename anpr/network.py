@@ -26,6 +26,11 @@ POOL = 2
 HIDDEN = 128
 
 
+def character_columns(classes: str) -> list[int]:
+    """Indices of a model's classes that are characters: all but the reject class."""
+    return [i for i, c in enumerate(classes) if c != REJECT]
+
+
 @dataclass(frozen=True)
 class Architecture:
     """Layer sizes of the character CNN; `param_shapes` derives every parameter's shape from them."""

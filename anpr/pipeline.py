@@ -25,7 +25,7 @@ from .recognize import Reading, decode, line_factor
 from .rectify import PlateCrop, crop_candidate, deskew_angle, rewarp
 from .regions import formats_for
 from .resegment import resegment
-from .network import REJECT
+from .network import REJECT, character_columns
 from .segment import Segmentation, char_crop, extend_ends, fill_gaps, middle, segment
 
 
@@ -316,7 +316,7 @@ class PlateReader:
         boxes = list(h.seg.boxes)
         if REJECT in classes:
             r = classes.index(REJECT)
-            real = [i for i, c in enumerate(classes) if c != REJECT]
+            real = character_columns(classes)
             rejected = [int(probs[i].argmax()) == r for i in range(len(boxes))]
             if p.reject_mode == "ends":
                 lo, hi = 0, len(boxes)

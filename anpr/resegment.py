@@ -17,7 +17,7 @@ from typing import Callable
 import numpy as np
 
 from .charcrop import INPUT_SIZE, normalize_chars, percentiles
-from .network import REJECT
+from .network import character_columns
 from .params import Params
 from .segment import ink_box, middle
 
@@ -103,8 +103,7 @@ def resegment(gray: np.ndarray, binary: np.ndarray, boxes: list[Box], ink_dark: 
     if all(len(c) == 1 for c in options.values()):
         return None
     probs = read(normalize_chars(crops, ink_dark=ink_dark, size=size))
-    real = [k for k, c in enumerate(classes) if c != REJECT]
-    best_real = probs[:, real].max(axis=1)
+    best_real = probs[:, character_columns(classes)].max(axis=1)
 
     def score(pieces: list[Box]) -> float:
         s = 0.0
