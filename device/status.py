@@ -12,6 +12,7 @@ from pathlib import Path
 
 from anpr.atomicfile import write_atomic
 
+
 def utc_now_iso() -> str:
     return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
 

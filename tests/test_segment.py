@@ -163,7 +163,6 @@ def test_crops_without_a_line_are_rescued_by_a_finer_binarization_and_others_are
     assert lost and rescued >= lost / 4, f"{rescued}/{lost}"
 
 
-
 def test_rows_of_a_frame_are_cleared_but_not_rows_through_characters():
     from anpr.segment import clear_frame_rows
 

@@ -118,10 +118,10 @@ class Device:
 
     def install(self, weights: Path) -> None:
         """Put `weights` (and its sidecar) in place as current.pkl, as a first deploy would."""
-        shutil.copyfile(weights, self.model_dir / "current.pkl")
         from anpr.weights import file_sha256, sidecar_path, sidecar_text
 
         current = self.model_dir / "current.pkl"
+        shutil.copyfile(weights, current)
         sidecar_path(current).write_text(sidecar_text(file_sha256(weights), current.name))
 
     def start_daemon(self) -> None:
