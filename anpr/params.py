@@ -123,6 +123,13 @@ class Params:
     end_half_width: float = 0.6
     end_min_width: float = 0.5
     end_min_char_width: float = 0.6
+    # an outer box narrower than narrow_end_frac of the line's median character width (bars excluded,
+    # see widen_min_aspect), no farther from its neighbour than narrow_end_max_gap median gaps, is also
+    # read widened outward to that width: a U left as its right stem by the frame beside it
+    # (widen_narrow_ends)
+    widen_narrow_ends: bool = True
+    narrow_end_frac: float = 0.6
+    narrow_end_max_gap: float = 2.0
     # paddings around a character crop (fractions of its height); the CNN reads every character once
     # per padding and the probabilities are averaged (more than one: a cheap test-time ensemble)
     char_pad_fracs: tuple[float, ...] = (0.04,)

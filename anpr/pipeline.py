@@ -26,7 +26,7 @@ from .rectify import PlateCrop, crop_candidate, deskew_angle, rewarp
 from .regions import formats_for
 from .resegment import resegment
 from .network import REJECT, character_columns
-from .segment import Segmentation, char_crop, extend_ends, fill_gaps, middle, segment
+from .segment import Segmentation, char_crop, extend_ends, fill_gaps, middle, segment, widen_narrow_ends
 
 
 @dataclass
@@ -156,6 +156,11 @@ class PlateReader:
                 filled = fill_gaps(h.seg.binary, h.seg.boxes, p)
                 if filled != h.seg.boxes:
                     out.append(Hypothesis(h.candidate, h.crop, replace(h.seg, boxes=filled)))
+                if p.widen_narrow_ends:
+                    for line in [h.seg.boxes] + ([filled] if filled != h.seg.boxes else []):
+                        widened = widen_narrow_ends(line, h.crop.gray.shape[1], p)
+                        if widened != line:
+                            out.append(Hypothesis(h.candidate, h.crop, replace(h.seg, boxes=widened)))
                 if p.extend_line_ends:
                     extended = extend_ends(h.seg.binary, filled, p)
                     if extended != filled:

@@ -305,6 +305,33 @@ def extend_ends(binary: np.ndarray, line: list[tuple[int, int, int, int]], param
     return out if len(out) <= params.max_chars else line
 
 
+def widen_narrow_ends(line: list[tuple[int, int, int, int]], width: int, params: Params
+                      ) -> list[tuple[int, int, int, int]]:
+    """The line with an outer box much narrower than its characters widened outward to their median
+    width (within the crop's `width`). Beside a plate's frame the adaptive threshold often loses a
+    character's outer stroke: a U is left as its right stem, an M as its right leg, and the CNN reads
+    the piece as a J or an I. The CNN reads gray crops, so the widened box shows it the whole glyph.
+    A narrow box far from its neighbour (a border bar) is left alone; the caller reads both versions,
+    and a real 1 is read best narrow."""
+    if len(line) < params.min_chars:
+        return line
+    wide = [b[2] for b in line if b[2] >= params.widen_min_aspect * b[3]]
+    if not wide:
+        return line
+    med_w = middle(wide)
+    gaps = [b[0] - (a[0] + a[2]) for a, b in zip(line[:-1], line[1:])]
+    near = params.narrow_end_max_gap * max(1.0, middle(gaps))
+    out = list(line)
+    x, y, w, h = line[0]
+    if w < params.narrow_end_frac * med_w and gaps[0] <= near:
+        x0 = max(0, int(round(x + w - med_w)))
+        out[0] = (x0, y, x + w - x0, h)
+    x, y, w, h = line[-1]
+    if w < params.narrow_end_frac * med_w and gaps[-1] <= near:
+        out[-1] = (x, y, min(width, int(round(x + med_w))) - x, h)
+    return out
+
+
 def segment(gray: np.ndarray, params: Params | None = None, polarities: tuple[bool, ...] = (True, False),
             methods: tuple[str, ...] = METHODS, char_height: float | None = None,
             rows: tuple[int, int] | None = None, rescue: tuple[str, ...] = ()) -> list[Segmentation]:

@@ -114,6 +114,22 @@ def test_a_character_broken_into_pieces_inside_the_line_is_put_back():
     assert fill_gaps(binary, line, params) == line
 
 
+def test_a_narrow_outer_box_near_its_neighbour_is_widened_outward_but_not_a_border_bar():
+    from anpr.segment import widen_narrow_ends
+
+    params = Params()
+    line = [(60 + 24 * i, 20, 18, 32) for i in range(1, 6)]
+    stem = [(72, 20, 6, 32)]  # the right stem of a U whose left stem went with the frame
+    assert widen_narrow_ends(stem + line, 300, params) == [(60, 20, 18, 32)] + line
+    # at the right end the box grows to the right, within the crop
+    assert widen_narrow_ends(line + [(204, 20, 6, 32)], 215, params) == line + [(204, 20, 11, 32)]
+    # a thin bar well apart from the characters is the plate's border: left alone
+    assert widen_narrow_ends([(40, 20, 4, 32)] + line, 300, params) == [(40, 20, 4, 32)] + line
+    # ordinary widths, or a line too short to know its width, stay as they are
+    assert widen_narrow_ends(line, 300, params) == line
+    assert widen_narrow_ends(stem + line[:2], 300, params) == stem + line[:2]
+
+
 def test_ink_outside_the_known_line_rows_is_cleared():
     """A dealer-frame slogan touching the characters from below merges with them unless the rows
     around the line (known on a re-warped crop) are all that is segmented."""
