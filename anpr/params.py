@@ -112,9 +112,10 @@ class Params:
     split_neck_frac: float = 0.25
     # a gap inside a line between gap_min_width and gap_max_width median character widths whose ink
     # spans at least gap_min_height of the line's height may be a character broken into pieces: the
-    # line is read with and without it
+    # line is read with and without it. Up to 3 widths: a character beside the space between a
+    # plate's two groups (US ABC 123, a state emblem between them) leaves a gap of about 2.5 widths
     gap_min_width: float = 0.6
-    gap_max_width: float = 2.2
+    gap_max_width: float = 3.0
     gap_min_height: float = 0.8
     # likewise at the line's ends: ink one character pitch beyond an outer character, within
     # end_half_width median character widths of where its centre would be (window at least

@@ -112,6 +112,12 @@ def test_a_character_broken_into_pieces_inside_the_line_is_put_back():
     binary[20:52, 68:86] = 0
     binary[30:38, 70:80] = 255  # a hyphen in the gap is no character
     assert fill_gaps(binary, line, params) == line
+    # a character beside the space between a plate's two groups: its gap is ~2.6 character widths
+    binary[:] = 0
+    line = [(20, 20, 18, 32), (44, 20, 18, 32), (68, 20, 18, 32), (134, 20, 18, 32), (158, 20, 18, 32)]
+    for x, y, w, h in line + [(110, 20, 18, 32)]:
+        binary[y : y + h, x : x + w] = 255
+    assert fill_gaps(binary, line, params) == line[:3] + [(110, 20, 18, 32)] + line[3:]
 
 
 def test_a_narrow_outer_box_near_its_neighbour_is_widened_outward_but_not_a_border_bar():
