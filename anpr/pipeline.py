@@ -387,12 +387,15 @@ class PlateReader:
     def read_lines(self, hyps: list[Hypothesis], image: np.ndarray, unread: list | None = None
                    ) -> list[Hypothesis]:
         """`hyps` without their outer suspects, read by the CNN; those that read as a line (the rest are
-        appended to `unread` when given)."""
+        appended to `unread` when given), with the overlay prior applied at once: a confident camera
+        timestamp must not stop the later stages from looking for the plate."""
         hyps = [self.drop_outer_suspects(h, image) for h in hyps]
         self.recognize(hyps)
         if unread is not None:
             unread.extend(h for h in hyps if h.reading is None)
-        return [h for h in hyps if h.reading is not None]
+        read = [h for h in hyps if h.reading is not None]
+        self.apply_overlay_prior(read, image.shape)
+        return read
 
     def resegmented(self, hyps: list[Hypothesis]) -> list[Hypothesis]:
         """The most character-like lines with their wide blobs cut where the CNN reads the pieces best
@@ -476,6 +479,5 @@ class PlateReader:
                 h.reading.confidence *= p.reseg_factor
                 hyps.append(h)
         self.apply_size_prior(hyps)
-        self.apply_overlay_prior(hyps, gray.shape)
         hyps.sort(key=lambda h: -h.reading.confidence)
         return hyps

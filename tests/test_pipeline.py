@@ -1,14 +1,16 @@
 """The whole pipeline: contract 4 (PlateRead, PlateReader) and accuracy on a fixed dev subset."""
 from __future__ import annotations
 
+import cv2
 import numpy as np
 import pytest
 
 from anpr.classify import CharClassifier
+from anpr.localize import find_candidates, to_gray
 from anpr.params import Params
-from anpr.pipeline import PlateRead, PlateReader
+from anpr.pipeline import PlateRead, PlateReader, best_confidence
 from tests.pipeline_data import dev_photos
-from tests.pipeline_models import random_weights_file
+from tests.pipeline_models import default_model_or_skip, random_weights_file
 
 
 class CountingClassifier:
@@ -82,6 +84,23 @@ def test_band_binarization_runs_only_when_no_read_is_confident(random_classifier
                                                  textline_enabled=False, reseg_enabled=False))
     reader.read(photo.bgr())
     assert counting.calls == batches
+
+
+def test_a_camera_timestamp_is_discounted_as_soon_as_it_is_read():
+    """The text-line, band and splitting stages run when no read is confident; a timestamp burnt into
+    the frame's top strip, read at 0.99, must not count as a confident read."""
+    classifier = CharClassifier(default_model_or_skip())
+    frame = np.full((720, 1280, 3), 90, np.uint8)
+    cv2.putText(frame, "2026-06-20 10:40:11", (10, 30), cv2.FONT_HERSHEY_SIMPLEX, 1.0, (255, 255, 255), 2)
+    gray = to_gray(frame)
+
+    def best_read(overlay_factor: float) -> float:
+        reader = PlateReader(classifier, region="us", params=Params(overlay_factor=overlay_factor))
+        return best_confidence(reader.read_hypotheses(gray, frame, find_candidates(gray, reader.params)))
+
+    undiscounted, seen = best_read(1.0), best_read(0.5)
+    assert undiscounted >= 0.7 > seen
+    assert seen <= 0.5 * undiscounted + 1e-9
 
 
 def test_confidence_threshold_applies_to_every_read(random_classifier):
