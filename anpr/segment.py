@@ -311,8 +311,8 @@ def widen_narrow_ends(line: list[tuple[int, int, int, int]], width: int, params:
     width (within the crop's `width`). Beside a plate's frame the adaptive threshold often loses a
     character's outer stroke: a U is left as its right stem, an M as its right leg, and the CNN reads
     the piece as a J or an I. The CNN reads gray crops, so the widened box shows it the whole glyph.
-    A narrow box far from its neighbour (a border bar) is left alone; the caller reads both versions,
-    and a real 1 is read best narrow."""
+    A thin bar far from its neighbour or pressed against it (the plate's border) is left alone; the
+    caller reads both versions, and a real 1 is read best narrow."""
     if len(line) < params.min_chars:
         return line
     wide = [b[2] for b in line if b[2] >= params.widen_min_aspect * b[3]]
@@ -320,14 +320,20 @@ def widen_narrow_ends(line: list[tuple[int, int, int, int]], width: int, params:
         return line
     med_w = middle(wide)
     gaps = [b[0] - (a[0] + a[2]) for a, b in zip(line[:-1], line[1:])]
-    near = params.narrow_end_max_gap * max(1.0, middle(gaps))
+    med_gap = max(1.0, middle(gaps))
+
+    def narrow(box: tuple[int, int, int, int], gap: int) -> bool:
+        # a thin bar pressed against its neighbour is the plate's border (drop_outer_suspects drops it)
+        bar = box[2] < params.border_bar_aspect * box[3] and gap < params.border_bar_gap_ratio * med_gap
+        return box[2] < params.narrow_end_frac * med_w and gap <= params.narrow_end_max_gap * med_gap and not bar
+
     out = list(line)
     x, y, w, h = line[0]
-    if w < params.narrow_end_frac * med_w and gaps[0] <= near:
+    if narrow(line[0], gaps[0]):
         x0 = max(0, int(round(x + w - med_w)))
         out[0] = (x0, y, x + w - x0, h)
     x, y, w, h = line[-1]
-    if w < params.narrow_end_frac * med_w and gaps[-1] <= near:
+    if narrow(line[-1], gaps[-1]):
         out[-1] = (x, y, min(width, int(round(x + med_w))) - x, h)
     return out
 

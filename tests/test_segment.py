@@ -131,6 +131,8 @@ def test_a_narrow_outer_box_near_its_neighbour_is_widened_outward_but_not_a_bord
     assert widen_narrow_ends(line + [(204, 20, 6, 32)], 215, params) == line + [(204, 20, 11, 32)]
     # a thin bar well apart from the characters is the plate's border: left alone
     assert widen_narrow_ends([(40, 20, 4, 32)] + line, 300, params) == [(40, 20, 4, 32)] + line
+    # ... and so is one pressed against the outer character
+    assert widen_narrow_ends([(78, 20, 4, 32)] + line, 300, params) == [(78, 20, 4, 32)] + line
     # ordinary widths, or a line too short to know its width, stay as they are
     assert widen_narrow_ends(line, 300, params) == line
     assert widen_narrow_ends(stem + line[:2], 300, params) == stem + line[:2]
