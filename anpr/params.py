@@ -124,10 +124,10 @@ class Params:
     end_half_width: float = 0.6
     end_min_width: float = 0.5
     end_min_char_width: float = 0.6
-    # an outer box narrower than narrow_end_frac of the line's median character width (bars excluded,
-    # see widen_min_aspect), no farther from its neighbour than narrow_end_max_gap median gaps, is also
-    # read widened outward to that width: a U left as its right stem by the frame beside it
-    # (widen_narrow_ends)
+    # an outer box narrower than narrow_end_frac of the line's median character width (the median
+    # over boxes at least widen_min_aspect wide), no farther from its neighbour than narrow_end_max_gap
+    # median gaps, is also read widened outward to that width: a U left as its right stem by the frame
+    # beside it (widen_narrow_ends; a border bar, as drop_outer_suspects sees one, is not widened)
     widen_narrow_ends: bool = True
     narrow_end_frac: float = 0.6
     narrow_end_max_gap: float = 2.0
