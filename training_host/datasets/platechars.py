@@ -12,7 +12,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import cv2
-import numpy as np
 
 from .charset import CharSet
 
