@@ -64,6 +64,8 @@ def test_tiny_training_writes_every_artefact(tiny_run):
     m = json.loads((out / "metrics.json").read_text())
     assert m["sha256"] == w.sha256 and m["n_train"] == 400 and m["seed"] == 5
     assert len(m["history"]) == 1 and {"train_loss", "val_acc"} <= set(m["history"][0])
+    # early stopping sees the clean validation crops and 3 degraded copies of each (twins left out)
+    assert m["val_copies"] == 3 and 3 * m["n_val"] < m["n_early_stop"] <= 4 * m["n_val"]
     assert m["counts"]["br"]["val"] > 0 and m["counts"]["br"]["test"] > 0
     assert set(m["test"]["per_source"]) == {"br", "reject"}
     assert m["counts"]["reject"]["test"] == 10  # whole kinds-blocks held out
@@ -96,6 +98,8 @@ def test_bad_recipe_is_a_usage_error(tmp_path, capsys):
     bad.write_text('[[sources]]\nkind = "fonts"\n')
     assert main(["train", "--recipe", str(bad)]) == 2
     assert "bad.toml" in capsys.readouterr().err
+    assert main(["train", "--val-copies", "-1"]) == 2
+    assert "--val-copies -1" in capsys.readouterr().err
 
 
 def test_confusion_and_top_mistakes():
