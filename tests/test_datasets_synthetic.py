@@ -97,3 +97,17 @@ def test_added_photo_source_is_augmented_and_holds_out_photos():
     assert spec == SourceSpec(kind="platephotos", name="platephotos", paths=["openalpr-benchmark-dev"],
                               augment=True, val_fraction=0.15, test_fraction=0.15)
     assert "platephotos" not in {s.kind for s in load_recipe().sources}  # the dev photos stay evaluation data
+
+
+def test_elastic_distortion_bends_strokes_by_at_most_alpha():
+    from training_host.datasets.augment import elastic
+
+    ink = np.zeros((96, 72), np.float32)
+    ink[20:76, 30:36] = 1.0  # a vertical stroke
+    rng = np.random.default_rng(0)
+    assert np.array_equal(elastic(ink, rng, 0.0, 6.0), ink)  # no displacement, no change
+    bent = elastic(ink, rng, 3.0, 6.0)
+    assert not np.allclose(bent, ink)
+    cols = np.nonzero(bent.max(axis=0) > 0.5)[0]
+    assert 30 - 3 <= cols.min() and cols.max() < 36 + 3  # moved, but by at most alpha pixels
+    assert abs(float(bent.sum()) - float(ink.sum())) < 0.15 * float(ink.sum())  # the stroke stays whole

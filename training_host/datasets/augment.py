@@ -1,9 +1,10 @@
 """Degrade a clean character the way a plate photo does, so the CNN learns real plates.
 
-Plates in photos are small, blurred, tilted and seen at an angle; the segmenter's crops carry bits
-of the plate border or the neighbouring character; contrast ranges from crisp to washed out and
-some plates are light-on-dark. `augment_char` applies a random mix of these to one dark-on-light
-glyph and returns the degraded crop plus its polarity (for `normalize_char(..., ink_dark)`).
+Plates in photos are small, blurred, tilted and seen at an angle, in fonts the training set lacks;
+the segmenter's crops carry bits of the plate border or the neighbouring character; contrast ranges
+from crisp to washed out and some plates are light-on-dark. `augment_char` applies a random mix of
+these to one dark-on-light glyph and returns the degraded crop plus its polarity (for
+`normalize_char(..., ink_dark)`).
 Every knob is a field of `AugmentParams`.
 """
 from __future__ import annotations
@@ -22,6 +23,11 @@ class AugmentParams:
     shear: float = 0.18                # max |horizontal shear| (slanted fonts, oblique views)
     width_scale: tuple[float, float] = (0.7, 1.15)  # horizontal squeeze/stretch
     perspective: float = 0.08          # max corner displacement, fraction of the glyph size
+    # elastic distortion (a smooth random displacement field, as for handwritten digits): the same
+    # character bends differently in each plate font (a 6's top stroke curved or straight)
+    elastic_prob: float = 0.7
+    elastic_alpha: float = 3.0         # largest displacement, pixels at the 48 px working glyph height
+    elastic_sigma: float = 6.0         # smoothness of the field (Gaussian sigma, pixels)
     stroke_prob: float = 0.5           # chance of thinning or thickening the strokes
     low_res_height: tuple[int, int] = (10, 28)  # glyph height after the downscale (px)
     upscale: tuple[float, float] = (1.0, 3.0)  # factor back up after the downscale
@@ -44,6 +50,18 @@ def _ink_bbox(ink: np.ndarray) -> tuple[int, int, int, int] | None:
     if ys.size == 0:
         return None
     return ys.min(), ys.max() + 1, xs.min(), xs.max() + 1
+
+
+def elastic(ink: np.ndarray, rng: np.random.Generator, alpha: float, sigma: float) -> np.ndarray:
+    """`ink` resampled through a random displacement field, smoothed by `sigma` and scaled so its
+    largest shift is `alpha` pixels in each direction."""
+    h, w = ink.shape
+    dx = cv2.GaussianBlur(rng.uniform(-1, 1, (h, w)).astype(np.float32), (0, 0), sigma)
+    dy = cv2.GaussianBlur(rng.uniform(-1, 1, (h, w)).astype(np.float32), (0, 0), sigma)
+    dx *= alpha / max(1e-6, float(np.abs(dx).max()))
+    dy *= alpha / max(1e-6, float(np.abs(dy).max()))
+    gx, gy = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
+    return cv2.remap(ink, gx + dx, gy + dy, cv2.INTER_LINEAR, borderValue=0.0)
 
 
 def augment_char(glyph: np.ndarray, rng: np.random.Generator, ink_dark: bool = True,
@@ -81,6 +99,8 @@ def augment_char(glyph: np.ndarray, rng: np.random.Generator, ink_dark: bool = T
     dst += rng.uniform(-p.perspective, p.perspective, dst.shape) * work_h
     ink = cv2.warpPerspective(ink, cv2.getPerspectiveTransform(src, dst.astype(np.float32)), (w, h),
                               flags=cv2.INTER_LINEAR, borderValue=0.0)
+    if rng.random() < p.elastic_prob:
+        ink = elastic(ink, rng, p.elastic_alpha, p.elastic_sigma)
     box = _ink_bbox(ink)
     if box is None:
         return (np.full((8, 8), 255, np.uint8), True)
