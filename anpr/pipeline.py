@@ -26,7 +26,8 @@ from .rectify import PlateCrop, crop_candidate, deskew_angle, rewarp
 from .regions import formats_for
 from .resegment import resegment
 from .network import REJECT, character_columns
-from .segment import Segmentation, char_crop, extend_ends, fill_gaps, middle, segment, widen_narrow_ends
+from .segment import (Segmentation, border_bar, char_crop, extend_ends, fill_gaps, line_gaps, middle, segment,
+                      widen_narrow_ends)
 
 
 @dataclass
@@ -213,8 +214,7 @@ class PlateReader:
             return h
         blue = self.blueness(h, image) if image.ndim == 3 else None
         med_blue = middle(blue) if blue is not None else 0.0
-        gaps = [b[0] - (a[0] + a[2]) for a, b in zip(boxes[:-1], boxes[1:])]
-        med_gap = max(1.0, middle(gaps))
+        med_gap = max(1.0, middle(line_gaps(boxes)))
 
         def suspect(i: int, gap: float) -> bool:
             x, y, w, hh = boxes[i]
@@ -222,7 +222,7 @@ class PlateReader:
                 return True
             if gap > p.isolated_gap_ratio * med_gap and gap > p.isolated_min_gap * hh and w < p.isolated_max_aspect * hh:
                 return True
-            return w < p.border_bar_aspect * hh and gap < p.border_bar_gap_ratio * med_gap
+            return border_bar(boxes[i], gap, med_gap, p)
 
         lo, hi = 0, len(boxes)
         while hi - lo > p.min_chars and suspect(lo, boxes[lo + 1][0] - boxes[lo][0] - boxes[lo][2]):

@@ -248,6 +248,17 @@ def line_extent(line: list[tuple[int, int, int, int]]) -> tuple[float, float, in
             int(min(b[1] for b in line)), int(max(b[1] + b[3] for b in line)))
 
 
+def line_gaps(line: list[tuple[int, int, int, int]]) -> list[int]:
+    """Pixels between each pair of neighbouring boxes of a line (negative where they overlap)."""
+    return [b[0] - (a[0] + a[2]) for a, b in zip(line[:-1], line[1:])]
+
+
+def border_bar(box: tuple[int, int, int, int], gap: float, med_gap: float, params: Params) -> bool:
+    """Whether an outer box is the plate's border: a thin bar pressed against its neighbour (`gap`
+    pixels away, `med_gap` the line's median gap)."""
+    return box[2] < params.border_bar_aspect * box[3] and gap < params.border_bar_gap_ratio * med_gap
+
+
 def fill_gaps(binary: np.ndarray, line: list[tuple[int, int, int, int]], params: Params
               ) -> list[tuple[int, int, int, int]]:
     """The line with characters broken into pieces put back: where two neighbours leave room for a
@@ -319,13 +330,13 @@ def widen_narrow_ends(line: list[tuple[int, int, int, int]], width: int, params:
     if not wide:
         return line
     med_w = middle(wide)
-    gaps = [b[0] - (a[0] + a[2]) for a, b in zip(line[:-1], line[1:])]
+    gaps = line_gaps(line)
     med_gap = max(1.0, middle(gaps))
 
     def narrow(box: tuple[int, int, int, int], gap: int) -> bool:
-        # a thin bar pressed against its neighbour is the plate's border (drop_outer_suspects drops it)
-        bar = box[2] < params.border_bar_aspect * box[3] and gap < params.border_bar_gap_ratio * med_gap
-        return box[2] < params.narrow_end_frac * med_w and gap <= params.narrow_end_max_gap * med_gap and not bar
+        # a border bar is left to drop_outer_suspects
+        return (box[2] < params.narrow_end_frac * med_w and gap <= params.narrow_end_max_gap * med_gap
+                and not border_bar(box, gap, med_gap, params))
 
     out = list(line)
     x, y, w, h = line[0]
