@@ -17,7 +17,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .recipe import DEFAULT_DATA_ROOT, DEFAULT_RECIPE_TOML, RecipeError, load_recipe, prepare, with_overrides
+from .recipe import (DEFAULT_DATA_ROOT, DEFAULT_RECIPE_TOML, PreparedData, RecipeError, load_recipe, prepare,
+                     with_overrides)
 
 DEFAULT_EPOCHS = 12
 DEFAULT_PATIENCE = 4
@@ -77,6 +78,17 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     return p
 
 
+def degraded_vals(data: PreparedData, copies: int, seed: int) -> tuple[np.ndarray, np.ndarray] | None:
+    """The validation crops of every source plus `copies` photo-like degradations of each, as images
+    and character labels; None without validation crops."""
+    from .evaluate import degraded_copies
+
+    parts = [degraded_copies(v, copies, seed) for v in data.vals.values() if len(v)]
+    if not parts:
+        return None
+    return np.concatenate([x for x, _ in parts]), np.concatenate([y for _, y in parts])
+
+
 def _log(msg: str) -> None:
     print(msg, file=sys.stderr, flush=True)
 
@@ -129,11 +141,11 @@ def run(args: argparse.Namespace) -> int:
         meta = {"recipe": recipe.model_dump(), "data_sets": data.counts, "n_train": len(data.x_train)}
         x_val, y_val = data.x_val, data.y_val
         if args.val_copies > 0:
-            parts = [degraded_copies(v, args.val_copies, recipe.seed + 7) for v in data.vals.values() if len(v)]
-            if parts:
+            degraded_val = degraded_vals(data, args.val_copies, recipe.seed + 7)
+            if degraded_val is not None:
                 index = {c: i for i, c in enumerate(recipe.classes)}
-                x_val = np.concatenate([x for x, _ in parts]).astype(np.float32)
-                y_val = np.array([index[c] for _, y in parts for c in y], np.int32)
+                x_val = degraded_val[0].astype(np.float32)
+                y_val = np.array([index[c] for c in degraded_val[1]], np.int32)
         if EARLY_STOP_SKIPS_TWINS:
             twin_ids = [recipe.classes.index(c) for c in "".join(GLYPH_TWINS) if c in recipe.classes]
             keep = ~np.isin(y_val, twin_ids)
@@ -151,10 +163,9 @@ def run(args: argparse.Namespace) -> int:
 
     calibration: dict = {}
     if not args.evaluate and args.calibration_copies >= 0:
-        parts = [degraded_copies(v, args.calibration_copies, recipe.seed) for v in data.vals.values() if len(v)]
-        if parts:
-            t, calibration = fit_temperature(weights, np.concatenate([p[0] for p in parts]),
-                                             np.concatenate([p[1] for p in parts]))
+        calibration_set = degraded_vals(data, args.calibration_copies, recipe.seed)
+        if calibration_set is not None:
+            t, calibration = fit_temperature(weights, *calibration_set)
             weights = with_temperature(weights, t)
             _log(f"softmax temperature {t:.2f}: ECE {calibration['ece_before']:.4f} -> {calibration['ece_after']:.4f}")
     degraded = {}
