@@ -39,6 +39,9 @@ KINDS = get_args(SourceKind)
 DEFAULT_DATA_ROOT = Path(__file__).resolve().parents[2] / "shared" / "data"
 # val and test shares a real-data source added by `--source` holds out (by group)
 ADDED_SOURCE_HOLDOUT = 0.15
+REAL_DATA_KINDS = ("mnist", "azcsv", "platechars", "platephotos")
+# kinds whose crops an added source degrades like photos (their copies after the first)
+AUGMENTED_KINDS = ("platechars", "platephotos")
 
 DEFAULT_RECIPE_TOML = """\
 # Default recipe: real plate crops (gb, br) with degraded copies, the EU/FR plate-font sheets with
@@ -180,9 +183,8 @@ def with_overrides(recipe: Recipe, add: Sequence[str] = (), drop: Sequence[str] 
         plist = [p for p in paths.split(",") if p]
         name = kind if kind not in {s.label() for s in sources} else f"{kind}-{len(sources)}"
         extra = ({"val_fraction": ADDED_SOURCE_HOLDOUT, "test_fraction": ADDED_SOURCE_HOLDOUT}
-                 if kind in ("mnist", "azcsv", "platechars", "platephotos") else {})
-        sources.append(SourceSpec(kind=kind, name=name, paths=plist, augment=kind in ("platechars", "platephotos"),
-                                  **extra))
+                 if kind in REAL_DATA_KINDS else {})
+        sources.append(SourceSpec(kind=kind, name=name, paths=plist, augment=kind in AUGMENTED_KINDS, **extra))
     for spec in weights:
         name, _, w = spec.partition("=")
         idx = [i for i, s in enumerate(sources) if s.label() == name]
