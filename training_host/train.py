@@ -19,6 +19,7 @@ import numpy as np
 
 from .recipe import (DEFAULT_DATA_ROOT, DEFAULT_RECIPE_TOML, PreparedData, RecipeError, load_recipe, prepare,
                      with_overrides)
+from .trainer import DEFAULT_BATCH_SIZE, DEFAULT_LEARNING_RATE
 
 DEFAULT_EPOCHS = 12
 DEFAULT_PATIENCE = 4
@@ -59,8 +60,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     p.add_argument("--weights-out", type=Path, help=f"weights file (default: OUT_DIR/{WEIGHTS_NAME})")
     p.add_argument("--epochs", type=int, default=DEFAULT_EPOCHS)
     p.add_argument("--patience", type=int, default=DEFAULT_PATIENCE, help="epochs without improvement before stopping")
-    p.add_argument("--batch-size", type=int, default=128)
-    p.add_argument("--learning-rate", type=float, default=1e-3)
+    p.add_argument("--batch-size", type=int, default=DEFAULT_BATCH_SIZE)
+    p.add_argument("--learning-rate", type=float, default=DEFAULT_LEARNING_RATE)
     p.add_argument("--seed", type=int, help="overrides the recipe's seed")
     p.add_argument("--mode", choices=("CVM", "NUMBA", "JAX"), default="CVM",
                    help="PyTensor backend (CVM: C, fast compile; JAX: GPU where JAX sees one)")
