@@ -4,7 +4,7 @@ The CNN reads each character crop on its own; the plate's confidence combines th
 probabilities (geometric mean by default, or the minimum: `confidence_mode`). Region formats then rescore the
 confusable letter/digit pairs, and any character whose other-kind alternative the CNN itself found
 likely: among the formats of the reading's length, the one whose required swaps cost least
-probability wins; a reading that fits no format keeps its characters and loses
+probability wins (weighed by how common the format is, `regions.format_prior`); a reading that fits no format keeps its characters and loses
 confidence (`format_miss_penalty`).
 """
 from __future__ import annotations
@@ -15,7 +15,7 @@ from functools import lru_cache
 import numpy as np
 
 from .params import Params
-from .regions import formats_of_length, partner, slot_accepts
+from .regions import format_prior, formats_of_length, partner, slot_accepts
 
 
 @dataclass
@@ -93,7 +93,7 @@ def decode(probs: np.ndarray, classes: str, region: str = "auto", params: Params
         fitted = apply_format(chars, probs, classes, fmt, params, kinds)
         if fitted is None:
             continue
-        score = float(np.sum(np.log(np.maximum(fitted[2], 1e-9))))
+        score = float(np.sum(np.log(np.maximum(fitted[2], 1e-9)))) + float(np.log(format_prior(region, fmt)))
         if best is None or score > best[0]:
             best = (score, fitted[0], fitted[1])
     if best is not None:

@@ -3,7 +3,8 @@
 A format is a string of slots: `L` a letter, `D` a digit, `A` either. The recognizer may replace a
 character with its confusable partner (O/0, I/1, B/8, S/5, Z/2, D/0, G/6) when the format wants the
 other kind and the CNN gave the partner a real probability (or by the CNN's best character of that kind,
-see `Params.other_swap_ratio`); it never adds, drops or invents characters. `auto` tries every region's formats.
+see `Params.other_swap_ratio`); it never adds, drops or invents characters. `auto` tries every region's formats,
+each weighted by how likely a plate of an unknown region is to have it (`format_prior`).
 """
 from __future__ import annotations
 
@@ -49,6 +50,17 @@ def formats_for(region: str) -> list[str]:
 def formats_of_length(region: str, length: int) -> tuple[str, ...]:
     """The region's formats with exactly `length` characters (cached: decoding asks per line)."""
     return tuple(f for f in formats_for(region) if len(f) == length)
+
+
+@lru_cache(maxsize=None)
+def format_prior(region: str, fmt: str) -> float:
+    """The share of plates written in `fmt`, taking a region's formats as equally common and, for
+    `auto`, every region as equally likely. With `auto` the formats of all regions compete, and
+    without this weight a rare layout (a German district code, a US vanity pattern) that fits a read
+    as it is beats the common layout that needs one look-alike swap (MXQ160I over Brazil's MXQ1601).
+    Within one region every format weighs the same, so the weight changes nothing there."""
+    regions = list(FORMATS) if region == "auto" else [region]
+    return sum(1.0 / len(FORMATS[r]) for r in regions if fmt in FORMATS[r]) / len(regions)
 
 
 def slot_accepts(slot: str, ch: str) -> bool:

@@ -6,7 +6,7 @@ import pytest
 
 from anpr.params import Params
 from anpr.recognize import combine, decode, line_factor
-from anpr.regions import FORMATS, formats_for, partner
+from anpr.regions import FORMATS, format_prior, formats_for, partner
 
 CLASSES = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 
@@ -39,6 +39,18 @@ def test_brazil_format_turns_a_doubtful_O_into_zero_in_a_digit_slot():
     assert decode(probs_for(pos), CLASSES, "br").text == "ABC0123"
     # without a region that knows the slot, the CNN's choice stands... unless another format wants it
     assert decode(probs_for(pos), CLASSES, "us").text in ("ABCO123", "ABC0123")
+
+
+def test_auto_prefers_the_common_layout_over_a_rare_one_that_fits_as_read():
+    """MXQ160I fits the US layout LLLDDDL as read; LLLDDDD (Brazil, US, Europe) needs the I -> 1
+    swap. Plates of an unknown region are far more often LLLDDDD, so auto swaps; a US reader, for
+    which both layouts are equally common, keeps the CNN's I."""
+    pos = sure("MXQ160") + [{"I": 0.6, "1": 0.35}]
+    assert decode(probs_for(pos), CLASSES, "auto").text == "MXQ1601"
+    assert decode(probs_for(pos), CLASSES, "us").text == "MXQ160I"
+    assert format_prior("auto", "LLLDDDD") > 10 * format_prior("auto", "LLLDDDL")
+    assert format_prior("us", "LLLDDDD") == format_prior("us", "LLLDDDL")
+    assert sum(format_prior("auto", f) for f in formats_for("auto")) == pytest.approx(1.0)
 
 
 def test_letter_slots_get_letters_back():
