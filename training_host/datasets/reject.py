@@ -16,7 +16,7 @@ from typing import Sequence
 import cv2
 import numpy as np
 
-from anpr.charcrop import normalize_char
+from anpr.charcrop import INPUT_SIZE, normalize_char
 from anpr.network import REJECT
 
 from .augment import DEFAULT_AUGMENT, AugmentParams, augment_char
@@ -120,7 +120,7 @@ def make_reject(count: int, fonts: Sequence[str | Path] | None = None, seed: int
     rng = np.random.default_rng([seed, 7])
     paths = [resolve_font(f) for f in fonts] if fonts else available_fonts()
     glyphs = [render_glyph(p, c) for p in paths for c in GLYPHS]
-    images = np.zeros((count, 28, 28), np.float32)
+    images = np.zeros((count, INPUT_SIZE, INPUT_SIZE), np.float32)
     groups = []
     makers = {"texture": _texture, "grille": _grille, "frame": _frame, "fragment": _fragment,
               "screw": _screw, "band": _band, "scribble": _scribble}

@@ -14,7 +14,7 @@ from typing import Sequence
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-from anpr.charcrop import normalize_char
+from anpr.charcrop import INPUT_SIZE, normalize_char
 
 from .augment import DEFAULT_AUGMENT, AugmentParams, augment_char
 from .charset import CharSet
@@ -92,7 +92,7 @@ def make_synthetic(classes: str, per_class: int, fonts: Sequence[str | Path] | N
         raise FontError("no fonts found: install fonts-dejavu-core / fonts-liberation or pass font files")
     rng = np.random.default_rng(seed)
     glyphs = {(p, c): render_glyph(p, c) for p in paths for c in classes}
-    images = np.zeros((per_class * len(classes), 28, 28), np.float32)
+    images = np.zeros((per_class * len(classes), INPUT_SIZE, INPUT_SIZE), np.float32)
     labels, groups, crops = [], [], []
     i = 0
     for c in classes:
