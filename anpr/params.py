@@ -234,8 +234,15 @@ class Params:
     # as read, or by the pairs, still wins
     other_swap_ratio: float = 0.2
     other_swap_factor: float = 0.6
-    # confidence multiplier for a reading that fits none of the region's formats
+    # confidence multiplier for a reading that fits none of the region's formats; under region auto a
+    # read fitting only some regions' formats gets the penalty in part, by how unlikely those regions
+    # are for the line (a 4-character German layout does not save a fragment of a US plate)
     format_miss_penalty: float = 0.7
+    # region auto: a line spanning fewer than this many character heights is likely a US plate (its
+    # condensed 6-7 characters span 3-4 heights, European and Brazilian lines 5-6; logistic spread
+    # auto_ratio_width), which weighs the US formats against the others (regions.region_weights)
+    auto_us_line_ratio: float = 4.5
+    auto_ratio_width: float = 0.3
     # choosing among reads of one line with and without outer characters: a gain per character
     # (prefers the whole plate over a fragment) and a cost per dropped character; at most max_trim
     # characters are dropped on each side
@@ -314,6 +321,8 @@ class Params:
         for key in ("swap_factor", "other_swap_factor"):
             if getattr(self, key) > 1.0:
                 raise ValueError(f"{key}={getattr(self, key)} must be at most 1")
+        if self.auto_ratio_width <= 0:
+            raise ValueError(f"auto_ratio_width={self.auto_ratio_width} must be positive")
         if self.widen_max_factor < 1.0:
             raise ValueError(f"widen_max_factor={self.widen_max_factor} must be at least 1")
         if self.confidence_mode not in ("geo", "min"):

@@ -26,8 +26,8 @@ from .rectify import PlateCrop, crop_candidate, deskew_angle, rewarp
 from .regions import formats_for
 from .resegment import resegment
 from .network import REJECT, character_columns
-from .segment import (Segmentation, border_bar, char_crop, extend_ends, fill_gaps, line_gaps, middle, segment,
-                      widen_narrow_ends)
+from .segment import (Segmentation, border_bar, char_crop, extend_ends, fill_gaps, line_gaps, line_ratio, middle,
+                      segment, widen_narrow_ends)
 
 
 @dataclass
@@ -346,7 +346,7 @@ class PlateReader:
             for b in range(0, min(trim_b, n) + 1):
                 if n - a - b < p.min_chars:
                     continue
-                reading = decode(probs[a : n - b], classes, self.region, p)
+                reading = decode(probs[a : n - b], classes, self.region, p, line_ratio(boxes[a : n - b]))
                 reading.confidence *= line_factor(boxes[a : n - b], p) * p.reject_factor ** dropped
                 key = reading.confidence + p.rank_per_char * min(n - a - b, 7) - p.trim_cost * (a + b)
                 if best is None or key > best[0]:

@@ -4,18 +4,20 @@ The CNN reads each character crop on its own; the plate's confidence combines th
 probabilities (geometric mean by default, or the minimum: `confidence_mode`). Region formats then rescore the
 confusable letter/digit pairs, and any character whose other-kind alternative the CNN itself found
 likely: among the formats of the reading's length, the one whose required swaps cost least
-probability wins (weighed by how common the format is, `regions.format_prior`); a reading that fits no format keeps its characters and loses
-confidence (`format_miss_penalty`).
+probability wins, weighed by how common the format is in the line's likely region
+(`regions.format_prior`); a reading that fits no format keeps its characters and loses confidence
+(`format_miss_penalty`).
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
 
 from .params import Params
-from .regions import format_prior, formats_of_length, partner, slot_accepts
+from .regions import format_prior, format_share, formats_of_length, partner, region_weights, slot_accepts
 
 
 @dataclass
@@ -80,24 +82,33 @@ def best_of_kinds(probs: np.ndarray, classes: str) -> dict[str, tuple[list[str],
     return out
 
 
-def decode(probs: np.ndarray, classes: str, region: str = "auto", params: Params | None = None) -> Reading:
-    """Plate text from (N, C) character probabilities, rescored by the region's formats."""
+def decode(probs: np.ndarray, classes: str, region: str = "auto", params: Params | None = None,
+           line_ratio: float | None = None) -> Reading:
+    """Plate text from (N, C) character probabilities, rescored by the region's formats. Under `auto`
+    the line's span in character heights (`line_ratio`) weighs the regions (`regions.region_weights`)."""
     params = params or Params()
     idx = probs.argmax(axis=1)
     chars = [classes[i] for i in idx]
     confs = [float(probs[k, i]) for k, i in enumerate(idx)]
-    best: tuple[float, list[str], list[float]] | None = None
+    best: tuple[float, list[str], list[float], str] | None = None
     formats = formats_of_length(region, len(chars))
     kinds = best_of_kinds(probs, classes) if formats else {}
+    weights = region_weights(region, line_ratio, params.auto_us_line_ratio, params.auto_ratio_width)
     for fmt in formats:
         fitted = apply_format(chars, probs, classes, fmt, params, kinds)
         if fitted is None:
             continue
-        score = float(np.sum(np.log(np.maximum(fitted[2], 1e-9)))) + float(np.log(format_prior(region, fmt)))
+        prior = format_prior(weights, fmt)
+        if prior <= 0:
+            continue
+        score = float(np.sum(np.log(np.maximum(fitted[2], 1e-9)))) + math.log(prior)
         if best is None or score > best[0]:
-            best = (score, fitted[0], fitted[1])
+            best = (score, fitted[0], fitted[1], fmt)
     if best is not None:
-        return Reading("".join(best[1]), combine(best[2], params), best[2], True)
+        # part of the miss penalty: as much as the line's region is unlikely to have this format
+        # (none under a named region)
+        penalty = params.format_miss_penalty + (1 - params.format_miss_penalty) * format_share(weights, best[3])
+        return Reading("".join(best[1]), combine(best[2], params) * penalty, best[2], True)
     return Reading("".join(chars), combine(confs, params) * params.format_miss_penalty, confs, False)
 
 

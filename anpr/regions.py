@@ -4,10 +4,11 @@ A format is a string of slots: `L` a letter, `D` a digit, `A` either. The recogn
 character with its confusable partner (O/0, I/1, B/8, S/5, Z/2, D/0, G/6) when the format wants the
 other kind and the CNN gave the partner a real probability (or by the CNN's best character of that kind,
 see `Params.other_swap_ratio`); it never adds, drops or invents characters. `auto` tries every region's formats,
-each weighted by how likely a plate of an unknown region is to have it (`format_prior`).
+each weighted by how likely the line's region has it (`region_weights`, `format_prior`).
 """
 from __future__ import annotations
 
+import math
 from functools import lru_cache
 from itertools import product
 
@@ -52,15 +53,36 @@ def formats_of_length(region: str, length: int) -> tuple[str, ...]:
     return tuple(f for f in formats_for(region) if len(f) == length)
 
 
-@lru_cache(maxsize=None)
-def format_prior(region: str, fmt: str) -> float:
-    """The share of plates written in `fmt`, taking a region's formats as equally common and, for
-    `auto`, every region as equally likely. With `auto` the formats of all regions compete, and
-    without this weight a rare layout (a German district code, a US vanity pattern) that fits a read
-    as it is beats the common layout that needs one look-alike swap (MXQ160I over Brazil's MXQ1601).
-    Within one region every format weighs the same, so the weight changes nothing there."""
-    regions = list(FORMATS) if region == "auto" else [region]
-    return sum(1.0 / len(FORMATS[r]) for r in regions if fmt in FORMATS[r]) / len(regions)
+def region_weights(region: str, line_ratio: float | None = None, us_ratio: float = 4.5,
+                   ratio_width: float = 0.3) -> dict[str, float]:
+    """How likely a line comes from each region: all on `region` when one is named. For `auto`, the
+    line's span in character heights (`line_ratio`) tells a US plate from the others: US characters
+    are condensed (about 70 mm tall on a 12-inch plate), so a US line of 6-7 spans about 3-4 heights,
+    while European (FE-Schrift, 75 x 47 mm) and Brazilian lines span 5-6. Below `us_ratio` the line
+    is likely US (a logistic of `ratio_width` spread); Europe and Brazil share the rest evenly.
+    Without a ratio every region weighs the same."""
+    if region != "auto":
+        return {region: 1.0}
+    if line_ratio is None:
+        return {r: 1.0 / len(FORMATS) for r in FORMATS}
+    us = 1.0 / (1.0 + math.exp(-(us_ratio - line_ratio) / ratio_width))
+    others = [r for r in FORMATS if r != "us"]
+    return {"us": us, **{r: (1.0 - us) / len(others) for r in others}}
+
+
+def format_prior(weights: dict[str, float], fmt: str) -> float:
+    """The share of plates written in `fmt` under region `weights` (`region_weights`), a region's
+    formats taken as equally common. With `auto` the formats of all regions compete, and without this
+    weight a rare layout (a German district code, a US vanity pattern) that fits a read as it is beats
+    the common layout that needs one look-alike swap (MXQ160I over Brazil's MXQ1601). Within one
+    region every format weighs the same."""
+    return sum(w / len(FORMATS[r]) for r, w in weights.items() if fmt in FORMATS[r])
+
+
+def format_share(weights: dict[str, float], fmt: str) -> float:
+    """How likely the line's region has `fmt` at all: 1 under a named region that has it. Under
+    `auto` a read that fits only another region's layout is less of a fit."""
+    return sum(w for r, w in weights.items() if fmt in FORMATS[r])
 
 
 def slot_accepts(slot: str, ch: str) -> bool:

@@ -248,6 +248,12 @@ def line_extent(line: list[tuple[int, int, int, int]]) -> tuple[float, float, in
             int(min(b[1] for b in line)), int(max(b[1] + b[3] for b in line)))
 
 
+def line_ratio(line: list[tuple[int, int, int, int]]) -> float:
+    """How many median character heights a line spans, from its leftmost to its rightmost pixel."""
+    width = max(b[0] + b[2] for b in line) - min(b[0] for b in line)
+    return width / max(1.0, middle([b[3] for b in line]))
+
+
 def line_gaps(line: list[tuple[int, int, int, int]]) -> list[int]:
     """Pixels between each pair of neighbouring boxes of a line (negative where they overlap)."""
     return [b[0] - (a[0] + a[2]) for a, b in zip(line[:-1], line[1:])]

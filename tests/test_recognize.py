@@ -6,7 +6,7 @@ import pytest
 
 from anpr.params import Params
 from anpr.recognize import combine, decode, line_factor
-from anpr.regions import FORMATS, format_prior, formats_for, partner
+from anpr.regions import FORMATS, format_prior, format_share, formats_for, partner, region_weights
 
 CLASSES = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 
@@ -48,9 +48,29 @@ def test_auto_prefers_the_common_layout_over_a_rare_one_that_fits_as_read():
     pos = sure("MXQ160") + [{"I": 0.6, "1": 0.35}]
     assert decode(probs_for(pos), CLASSES, "auto").text == "MXQ1601"
     assert decode(probs_for(pos), CLASSES, "us").text == "MXQ160I"
-    assert format_prior("auto", "LLLDDDD") > 10 * format_prior("auto", "LLLDDDL")
-    assert format_prior("us", "LLLDDDD") == format_prior("us", "LLLDDDL")
-    assert sum(format_prior("auto", f) for f in formats_for("auto")) == pytest.approx(1.0)
+    auto, us = region_weights("auto"), region_weights("us")
+    assert format_prior(auto, "LLLDDDD") > 10 * format_prior(auto, "LLLDDDL")
+    assert format_prior(us, "LLLDDDD") == format_prior(us, "LLLDDDL")
+    assert sum(format_prior(auto, f) for f in formats_for("auto")) == pytest.approx(1.0)
+
+
+def test_auto_weighs_the_regions_by_the_lines_span_in_character_heights():
+    assert region_weights("br", 3.0) == {"br": 1.0}  # a named region is never second-guessed
+    assert region_weights("auto") == pytest.approx({"br": 1 / 3, "eu": 1 / 3, "us": 1 / 3})
+    narrow, long = region_weights("auto", 3.5), region_weights("auto", 5.5)  # a US line, an EU/BR line
+    assert narrow["us"] > 0.95 and long["us"] < 0.05
+    assert long["eu"] == pytest.approx(long["br"]) and sum(long.values()) == pytest.approx(1.0)
+    # TRZ5, a fragment of a US plate, fits only a German layout (LLLD): on a US-sized line that is
+    # nearly no fit at all, on a European-sized line it is one
+    assert format_share(narrow, "LLLD") < 0.05 and format_share(long, "LLLD") > 0.45
+    pos = sure("TRZ5")
+    as_us = decode(probs_for(pos), CLASSES, "auto", line_ratio=3.5)
+    as_eu = decode(probs_for(pos), CLASSES, "auto", line_ratio=5.5)
+    missed = decode(probs_for(pos), CLASSES, "br")  # 4 characters fit no Brazilian layout
+    assert as_us.confidence == pytest.approx(missed.confidence, rel=0.03)
+    assert as_eu.confidence > 1.15 * as_us.confidence
+    # a named region reads the same whatever the line's span
+    assert decode(probs_for(pos), CLASSES, "eu", line_ratio=3.5).confidence == decode(probs_for(pos), CLASSES, "eu").confidence
 
 
 def test_letter_slots_get_letters_back():

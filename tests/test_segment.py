@@ -7,7 +7,7 @@ import pytest
 
 from anpr.params import Params
 from anpr.rectify import crop_candidate, deskew_angle, warp_rect
-from anpr.segment import best_line, char_crops, clear_lines, segment
+from anpr.segment import best_line, char_crops, clear_lines, line_ratio, segment
 from tests.pipeline_data import dev_photos
 
 # measured 37/47 (0.79) of crops from the true box segment into exactly the plate's characters
@@ -215,3 +215,9 @@ def test_the_band_binarization_finds_plates_the_first_pass_does_not():
         found += band and not first
         lost += first and not band
     assert found >= 2 and lost <= 1, f"found {found}, lost {lost}"
+
+
+def test_line_ratio_is_the_lines_span_in_median_character_heights():
+    line = [(10, 5, 8, 20), (20, 5, 8, 20), (30, 4, 9, 22), (41, 6, 8, 18)]  # x 10..49, heights 18-22
+    assert line_ratio(line) == pytest.approx(39 / 20)
+    assert line_ratio(list(reversed(line))) == pytest.approx(39 / 20)
