@@ -93,13 +93,13 @@ def decode(probs: np.ndarray, classes: str, region: str = "auto", params: Params
     best: tuple[float, list[str], list[float], str] | None = None
     formats = formats_of_length(region, len(chars))
     kinds = best_of_kinds(probs, classes) if formats else {}
-    weights = region_weights(region, line_ratio, params.auto_us_line_ratio, params.auto_ratio_width)
+    weights = region_weights(region, line_ratio, params)
     for fmt in formats:
         fitted = apply_format(chars, probs, classes, fmt, params, kinds)
         if fitted is None:
             continue
         prior = format_prior(weights, fmt)
-        if prior <= 0:
+        if prior <= 0:  # a format only of regions the line cannot be from
             continue
         score = float(np.sum(np.log(np.maximum(fitted[2], 1e-9)))) + math.log(prior)
         if best is None or score > best[0]:

@@ -12,6 +12,8 @@ import math
 from functools import lru_cache
 from itertools import product
 
+from .params import Params
+
 # letter <-> digit pairs that plate fonts and blur make look alike
 CONFUSABLE_LETTER_TO_DIGIT = {"O": "0", "I": "1", "B": "8", "S": "5", "Z": "2", "D": "0", "G": "6", "Q": "0"}
 CONFUSABLE_DIGIT_TO_LETTER = {"0": "O", "1": "I", "8": "B", "5": "S", "2": "Z", "6": "G"}
@@ -53,19 +55,20 @@ def formats_of_length(region: str, length: int) -> tuple[str, ...]:
     return tuple(f for f in formats_for(region) if len(f) == length)
 
 
-def region_weights(region: str, line_ratio: float | None = None, us_ratio: float = 4.5,
-                   ratio_width: float = 0.3) -> dict[str, float]:
+def region_weights(region: str, line_ratio: float | None = None, params: Params | None = None) -> dict[str, float]:
     """How likely a line comes from each region: all on `region` when one is named. For `auto`, the
     line's span in character heights (`line_ratio`) tells a US plate from the others: US characters
     are condensed (about 70 mm tall on a 12-inch plate), so a US line of 6-7 spans about 3-4 heights,
-    while European (FE-Schrift, 75 x 47 mm) and Brazilian lines span 5-6. Below `us_ratio` the line
-    is likely US (a logistic of `ratio_width` spread); Europe and Brazil share the rest evenly.
-    Without a ratio every region weighs the same."""
+    while European (FE-Schrift, 75 x 47 mm) and Brazilian lines span 5-6. Below
+    `params.auto_us_line_ratio` the line is likely US (a logistic of `auto_ratio_width` spread);
+    Europe and Brazil share the rest evenly. Without a ratio every region weighs the same."""
     if region != "auto":
         return {region: 1.0}
     if line_ratio is None:
         return {r: 1.0 / len(FORMATS) for r in FORMATS}
-    us = 1.0 / (1.0 + math.exp(-(us_ratio - line_ratio) / ratio_width))
+    params = params or Params()
+    z = (params.auto_us_line_ratio - line_ratio) / params.auto_ratio_width
+    us = 0.5 * (1.0 + math.tanh(z / 2))  # the logistic of z, without overflow for any ratio
     others = [r for r in FORMATS if r != "us"]
     return {"us": us, **{r: (1.0 - us) / len(others) for r in others}}
 
