@@ -60,6 +60,8 @@ def test_auto_weighs_the_regions_by_the_lines_span_in_character_heights():
     narrow, long = region_weights("auto", 3.5), region_weights("auto", 5.5)  # a US line, an EU/BR line
     assert narrow["us"] > 0.95 and long["us"] < 0.05
     assert long["eu"] == pytest.approx(long["br"]) and sum(long.values()) == pytest.approx(1.0)
+    assert region_weights("auto", 1e9)["us"] == 0.0 and region_weights("auto", -1e9)["us"] == 1.0  # no overflow
+    assert decode(probs_for(sure("ABC123")), CLASSES, "auto", line_ratio=1e9).text == "ABC123"
     # TRZ5, a fragment of a US plate, fits only a German layout (LLLD): on a US-sized line that is
     # nearly no fit at all, on a European-sized line it is one
     assert format_share(narrow, "LLLD") < 0.05 and format_share(long, "LLLD") > 0.45
