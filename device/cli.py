@@ -192,6 +192,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
         "trigger": {"kind": "interval", "interval": {"every_s": DEMO_INTERVAL_S}},
         "camera": {"kind": "files", "name": "demo", "files": {"folder": str(frames), "loop": False}},
         "burst": {"frames": DEMO_FRAMES_PER_CAR, "spacing_s": 0.0},
+        # the drawn cars carry UK plates: set the region, as an installer does where the camera is
+        "recognition": {"region": "eu"},
         "journal": {"enabled": False},
         "logging": {"level": "INFO" if args.verbose else "WARNING"},
     }, "<demo>")
