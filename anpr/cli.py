@@ -41,7 +41,9 @@ def build_parser() -> argparse.ArgumentParser:
     read = sub.add_parser("read", help="read the plates in one or more images")
     read.add_argument("images", nargs="+", metavar="IMAGE")
     read.add_argument("--json", action="store_true", help="one JSON object per image per line")
-    read.add_argument("--region", choices=REGIONS, default="auto", help="plate formats for rescoring")
+    read.add_argument("--region", choices=REGIONS, default="auto",
+                      help="plate formats for rescoring (default auto: every region's, weighed by the "
+                           "line's proportions; naming the camera's region reads more plates)")
     read.add_argument("--weights", type=Path, help="CNN weights file (default: the packaged model)")
     read.add_argument("--debug-dir", type=Path, help="write the intermediate images of each step here")
     read.add_argument("--max-pixels", type=positive_int, default=DEFAULT_MAX_PIXELS,
