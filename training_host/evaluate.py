@@ -13,7 +13,7 @@ import numpy as np
 from anpr.network import logits, softmax
 from anpr.weights import Weights
 
-from .datasets.charset import CharSet
+from .datasets.charset import CharSet, class_indices
 
 PREDICT_BATCH = 1024
 TOP_CONFUSIONS = 12
@@ -66,7 +66,6 @@ def evaluate_sets(weights: Weights, sets: Mapping[str, CharSet]) -> dict:
     """Accuracy per source and overall on `sets` (labels outside the model's classes are skipped),
     with the overall confusion matrix and its most common mistakes."""
     classes = weights.classes
-    index = {c: i for i, c in enumerate(classes)}
     n = len(classes)
     total = np.zeros((n, n), np.int64)
     per_source = {}
@@ -74,7 +73,7 @@ def evaluate_sets(weights: Weights, sets: Mapping[str, CharSet]) -> dict:
         keep = np.isin(cs.labels, list(classes))
         if not keep.any():
             continue
-        y = np.array([index[c] for c in cs.labels[keep]], np.int64)
+        y = class_indices(cs.labels[keep], classes, np.int64)
         pred = predict_proba(weights, cs.images[keep]).argmax(axis=1)
         cm = confusion_matrix(y, pred, n)
         total += cm
@@ -190,9 +189,8 @@ def expected_calibration_error(probs: np.ndarray, y: np.ndarray, bins: int = ECE
 def fit_temperature(weights: Weights, images: np.ndarray, labels: np.ndarray) -> tuple[float, dict]:
     """The softmax temperature T minimizing the negative log-likelihood on (images, labels), and
     the NLL/ECE before and after. Dividing the logits by T changes no prediction, only confidences."""
-    index = {c: i for i, c in enumerate(weights.classes)}
     keep = np.isin(labels, list(weights.classes))
-    y = np.array([index[c] for c in labels[keep]], np.int64)
+    y = class_indices(labels[keep], weights.classes, np.int64)
     z = _logits(weights, images[keep]).astype(np.float64)
     if not len(y):
         return 1.0, {}

@@ -27,7 +27,7 @@ from anpr.network import DEFAULT_CLASSES
 from .datasets.augment import DEFAULT_AUGMENT, augment_char
 from .datasets.azcsv import load_azcsv
 from .datasets.boxsheets import load_boxsheet
-from .datasets.charset import CharSet, concat
+from .datasets.charset import CharSet, class_indices, concat
 from .datasets.mnist import load_mnist
 from .datasets.platechars import load_platechars
 from .datasets.platephotos import load_platephotos
@@ -300,7 +300,6 @@ def prepare(recipe: Recipe, data_root: Path = DEFAULT_DATA_ROOT,
             log: Callable[[str], None] = print) -> PreparedData:
     """Load, split by group, weight and augment every source of the recipe."""
     classes = recipe.classes
-    index = {c: i for i, c in enumerate(classes)}
     rng = np.random.default_rng(recipe.seed)
     xt, yt, xv, yv = [], [], [], []
     vals: dict[str, CharSet] = {}
@@ -319,10 +318,8 @@ def prepare(recipe: Recipe, data_root: Path = DEFAULT_DATA_ROOT,
                                 "train": int(tr.sum()), "train_samples": len(x), "val": int(va.sum()),
                                 "test": int(te.sum())}
         log(f"  {spec.label():<16} {counts[spec.label()]}")
-    to_idx = np.vectorize(index.__getitem__, otypes=[np.int32])
     def ids(parts: list[np.ndarray]) -> np.ndarray:
-        labels = np.concatenate(parts) if parts else np.zeros(0, "<U1")
-        return to_idx(labels) if len(labels) else np.zeros(0, np.int32)
+        return class_indices(np.concatenate(parts) if parts else np.zeros(0, "<U1"), classes)
     return PreparedData(
         classes=classes,
         x_train=np.concatenate(xt).astype(np.float32), y_train=ids(yt),

@@ -19,6 +19,7 @@ import numpy as np
 
 from .recipe import (DEFAULT_DATA_ROOT, DEFAULT_RECIPE_TOML, PreparedData, RecipeError, load_recipe, prepare,
                      with_overrides)
+from .datasets.charset import class_indices
 from .trainer import DEFAULT_BATCH_SIZE, DEFAULT_LEARNING_RATE
 
 DEFAULT_EPOCHS = 12
@@ -144,9 +145,8 @@ def run(args: argparse.Namespace) -> int:
         if args.val_copies > 0:
             degraded_val = degraded_vals(data, args.val_copies, recipe.seed + 7)
             if degraded_val is not None:
-                index = {c: i for i, c in enumerate(recipe.classes)}
                 x_val = degraded_val[0].astype(np.float32)
-                y_val = np.array([index[c] for c in degraded_val[1]], np.int32)
+                y_val = class_indices(degraded_val[1], recipe.classes)
         if EARLY_STOP_SKIPS_TWINS:
             twin_ids = [recipe.classes.index(c) for c in "".join(GLYPH_TWINS) if c in recipe.classes]
             keep = ~np.isin(y_val, twin_ids)

@@ -87,3 +87,9 @@ def concat(sets: Sequence[CharSet], source: str | None = None) -> CharSet:
         ink_dark=sets[0].ink_dark,
         crops=tuple(c for s in sets for c in s.crops) if keep else (),
     )
+
+
+def class_indices(labels: Sequence[str] | np.ndarray, classes: str, dtype: type = np.int32) -> np.ndarray:
+    """Each label character's index in `classes` (the training target); every label must be a class."""
+    index = {c: i for i, c in enumerate(classes)}
+    return np.array([index[c] for c in labels], dtype)
