@@ -124,12 +124,14 @@ class Params:
     end_half_width: float = 0.6
     end_min_width: float = 0.5
     end_min_char_width: float = 0.6
-    # an outer box narrower than narrow_end_frac of the line's median character width (the median
-    # over boxes at least widen_min_aspect wide), no farther from its neighbour than narrow_end_max_gap
-    # median gaps, is also read widened outward to that width: a U left as its right stem by the frame
-    # beside it (widen_narrow_ends; a border bar, as drop_outer_suspects sees one, is not widened)
+    # an outer box narrower than narrow_end_frac of the line's usual character width (the
+    # narrow_end_width_quantile of the widths of boxes at least widen_min_aspect wide), no farther
+    # from its neighbour than narrow_end_max_gap median gaps, is also read widened outward to that
+    # width: a U left as its right stem by the frame beside it; likewise the character just inside a
+    # thin outer bar (widen_narrow_ends; a border bar, as drop_outer_suspects sees one, is not widened)
     widen_narrow_ends: bool = True
     narrow_end_frac: float = 0.6
+    narrow_end_width_quantile: float = 0.75
     narrow_end_max_gap: float = 2.0
     # paddings around a character crop (fractions of its height); the CNN reads every character once
     # per padding and the probabilities are averaged (more than one: a cheap test-time ensemble)
@@ -316,8 +318,9 @@ class Params:
             raise ValueError(f"reject_mode={self.reject_mode!r}: use 'all', 'ends' or 'ignore'")
         if self.widen_mode not in ("replace", "average"):
             raise ValueError(f"widen_mode={self.widen_mode!r}: use 'replace' or 'average'")
-        if not 0 < self.band_row_fill <= 1.0:
-            raise ValueError(f"band_row_fill={self.band_row_fill} must be in (0, 1]")
+        for key in ("band_row_fill", "narrow_end_width_quantile"):
+            if not 0 < getattr(self, key) <= 1.0:
+                raise ValueError(f"{key}={getattr(self, key)} must be in (0, 1]")
         for key in ("swap_factor", "other_swap_factor"):
             if getattr(self, key) > 1.0:
                 raise ValueError(f"{key}={getattr(self, key)} must be at most 1")

@@ -159,8 +159,7 @@ class PlateReader:
                     out.append(Hypothesis(h.candidate, h.crop, replace(h.seg, boxes=filled)))
                 if p.widen_narrow_ends:
                     for line in [h.seg.boxes] + ([filled] if filled != h.seg.boxes else []):
-                        widened = widen_narrow_ends(line, h.crop.gray.shape[1], p)
-                        if widened != line:
+                        for widened in widen_narrow_ends(line, h.crop.gray.shape[1], p):
                             out.append(Hypothesis(h.candidate, h.crop, replace(h.seg, boxes=widened)))
                 if p.extend_line_ends:
                     extended = extend_ends(h.seg.binary, filled, p)

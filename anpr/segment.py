@@ -323,35 +323,49 @@ def extend_ends(binary: np.ndarray, line: list[tuple[int, int, int, int]], param
 
 
 def widen_narrow_ends(line: list[tuple[int, int, int, int]], width: int, params: Params
-                      ) -> list[tuple[int, int, int, int]]:
-    """The line with an outer box much narrower than its characters widened outward to their median
-    width (within the crop's `width`). Beside a plate's frame the adaptive threshold often loses a
-    character's outer stroke: a U is left as its right stem, an M as its right leg, and the CNN reads
-    the piece as a J or an I. The CNN reads gray crops, so the widened box shows it the whole glyph.
-    A thin bar far from its neighbour or pressed against it (the plate's border) is left alone; the
-    caller reads both versions, and a real 1 is read best narrow."""
+                      ) -> list[list[tuple[int, int, int, int]]]:
+    """Versions of the line with a narrow outer character widened outward to the line's usual
+    character width (within the crop's `width`). Beside a plate's frame the adaptive threshold often
+    loses a character's outer stroke: a U is left as its right stem, an M as its right leg, a G as
+    its left arc, and the CNN reads the piece as a J, an I or a C. The CNN reads gray crops, so the
+    widened box shows it the whole glyph. The outer boxes are widened, and where an outer box is a
+    thin bar (the plate's border, or such a stem), the character inside it as well (a second
+    version). A thin bar far from its neighbour or pressed against it (the plate's border) is not
+    widened itself. The caller reads every version, and a real 1 is read best narrow."""
     if len(line) < params.min_chars:
-        return line
+        return []
     wide = [b[2] for b in line if b[2] >= params.widen_min_aspect * b[3]]
     if not wide:
-        return line
-    med_w = middle(wide)
+        return []
+    # the upper quartile: a line with several 1s or Is has a median width near theirs
+    usual = float(np.percentile(wide, 100 * params.narrow_end_width_quantile))
     gaps = line_gaps(line)
     med_gap = max(1.0, middle(gaps))
 
     def narrow(box: tuple[int, int, int, int], gap: int) -> bool:
         # a border bar is left to drop_outer_suspects
-        return (box[2] < params.narrow_end_frac * med_w and gap <= params.narrow_end_max_gap * med_gap
+        return (box[2] < params.narrow_end_frac * usual and gap <= params.narrow_end_max_gap * med_gap
                 and not border_bar(box, gap, med_gap, params))
 
-    out = list(line)
-    x, y, w, h = line[0]
-    if narrow(line[0], gaps[0]):
-        x0 = max(0, int(round(x + w - med_w)))
-        out[0] = (x0, y, x + w - x0, h)
-    x, y, w, h = line[-1]
-    if narrow(line[-1], gaps[-1]):
-        out[-1] = (x, y, min(width, int(round(x + med_w))) - x, h)
+    def thin(box: tuple[int, int, int, int]) -> bool:
+        return box[2] < params.border_bar_aspect * box[3]
+
+    n = len(line)
+    out: list[list[tuple[int, int, int, int]]] = []
+    for lo, hi in ((0, n), (int(thin(line[0])), n - int(thin(line[-1])))):
+        if hi - lo < params.min_chars:
+            continue
+        version = list(line)
+        x, y, w, h = line[lo]
+        if narrow(line[lo], gaps[lo]):
+            x0 = max(line[lo - 1][0] + line[lo - 1][2] if lo > 0 else 0, int(round(x + w - usual)))
+            version[lo] = (x0, y, x + w - x0, h)
+        x, y, w, h = line[hi - 1]
+        if narrow(line[hi - 1], gaps[hi - 2]):
+            x1 = min(line[hi][0] if hi < n else width, int(round(x + usual)))
+            version[hi - 1] = (x, y, x1 - x, h)
+        if version != line and version not in out:
+            out.append(version)
     return out
 
 

@@ -126,16 +126,40 @@ def test_a_narrow_outer_box_near_its_neighbour_is_widened_outward_but_not_a_bord
     params = Params()
     line = [(60 + 24 * i, 20, 18, 32) for i in range(1, 6)]
     stem = [(72, 20, 6, 32)]  # the right stem of a U whose left stem went with the frame
-    assert widen_narrow_ends(stem + line, 300, params) == [(60, 20, 18, 32)] + line
+    assert widen_narrow_ends(stem + line, 300, params) == [[(60, 20, 18, 32)] + line]
     # at the right end the box grows to the right, within the crop
-    assert widen_narrow_ends(line + [(204, 20, 6, 32)], 215, params) == line + [(204, 20, 11, 32)]
+    assert widen_narrow_ends(line + [(204, 20, 6, 32)], 215, params) == [line + [(204, 20, 11, 32)]]
     # a thin bar well apart from the characters is the plate's border: left alone
-    assert widen_narrow_ends([(40, 20, 4, 32)] + line, 300, params) == [(40, 20, 4, 32)] + line
+    assert widen_narrow_ends([(40, 20, 4, 32)] + line, 300, params) == []
     # ... and so is one pressed against the outer character
-    assert widen_narrow_ends([(78, 20, 4, 32)] + line, 300, params) == [(78, 20, 4, 32)] + line
+    assert widen_narrow_ends([(78, 20, 4, 32)] + line, 300, params) == []
     # ordinary widths, or a line too short to know its width, stay as they are
-    assert widen_narrow_ends(line, 300, params) == line
-    assert widen_narrow_ends(stem + line[:2], 300, params) == stem + line[:2]
+    assert widen_narrow_ends(line, 300, params) == []
+    assert widen_narrow_ends(stem + line[:2], 300, params) == []
+
+
+def test_the_character_inside_a_border_bar_is_widened_too_up_to_the_bar():
+    from anpr.segment import widen_narrow_ends
+
+    params = Params()
+    line = [(60 + 24 * i, 20, 18, 32) for i in range(1, 6)]
+    g_arc = (204, 20, 10, 32)  # a G whose faint right half the threshold lost, before the border
+    bar = (240, 20, 4, 32)
+    assert widen_narrow_ends(line + [g_arc, bar], 300, params) == [line + [(204, 20, 18, 32), bar]]
+    # never across the bar: one closer than a character's width stops the widening at its edge
+    near = (218, 20, 4, 32)
+    # (so near its neighbour, the bar may be a U's stem as well: that version is read too)
+    assert widen_narrow_ends(line + [g_arc, near], 300, params) == [line + [g_arc, (218, 20, 18, 32)],
+                                                                    line + [(204, 20, 14, 32), near]]
+
+
+def test_the_usual_width_is_not_pulled_down_by_ones():
+    from anpr.segment import widen_narrow_ends
+
+    params = Params()
+    # K 1 1 1 A and a G cut to its left arc: the median width is a 1's, the upper quartile a letter's
+    line = [(60, 20, 22, 40), (90, 20, 12, 40), (110, 20, 12, 40), (130, 20, 12, 40), (150, 20, 22, 40)]
+    assert widen_narrow_ends(line + [(180, 20, 11, 40)], 300, params) == [line + [(180, 20, 22, 40)]]
 
 
 def test_ink_outside_the_known_line_rows_is_cleared():
