@@ -226,6 +226,10 @@ class Params:
     # wants it and its probability is at least this fraction of the CNN's top probability (0: the
     # format always decides within a look-alike pair; formats compete on the probabilities they keep)
     format_swap_ratio: float = 0.0
+    # ... but a format may cost the CNN's reading at most this much in all (nats: the log of the
+    # probability ratio, summed over the characters it swaps; 8 = a factor of about 3000): beyond
+    # that the CNN read something no format has (a sign, a vanity plate) and keeps its characters
+    format_max_cost: float = 8.0
     # confidence factor of a character the format swapped within its look-alike pair (1: none): a
     # read that fits the format as the CNN read it beats one that fits only after swaps (a junk
     # outer blob plus all but one true character, shifted into the format by O/0, S/5 swaps)

@@ -94,6 +94,7 @@ def decode(probs: np.ndarray, classes: str, region: str = "auto", params: Params
     formats = formats_of_length(region, len(chars))
     kinds = best_of_kinds(probs, classes) if formats else {}
     weights = region_weights(region, line_ratio, params)
+    as_read = float(np.sum(np.log(np.maximum(confs, 1e-9))))
     for fmt in formats:
         fitted = apply_format(chars, probs, classes, fmt, params, kinds)
         if fitted is None:
@@ -101,7 +102,10 @@ def decode(probs: np.ndarray, classes: str, region: str = "auto", params: Params
         prior = format_prior(weights, fmt)
         if prior <= 0:  # a format only of regions the line cannot be from
             continue
-        score = float(np.sum(np.log(np.maximum(fitted[2], 1e-9)))) + math.log(prior)
+        fit = float(np.sum(np.log(np.maximum(fitted[2], 1e-9))))
+        if as_read - fit > params.format_max_cost:  # the swaps overrule a CNN that was sure
+            continue
+        score = fit + math.log(prior)
         if best is None or score > best[0]:
             best = (score, fitted[0], fitted[1], fmt)
     if best is not None:

@@ -81,7 +81,7 @@ def test_letter_slots_get_letters_back():
 
 
 def test_no_swap_when_the_cnn_gives_the_partner_too_little_weight():
-    pos = sure("ABC") + [{"O": 0.999}] + sure("123")
+    pos = sure("ABC") + [{"O": 0.999, "0": 0.0005}] + sure("123")
     assert decode(probs_for(pos), CLASSES, "br").text == "ABC0123"  # default: the format decides the pair
     out = decode(probs_for(pos), CLASSES, "br", Params(format_swap_ratio=0.01))
     assert out.text == "ABCO123"  # left as read, marked as not fitting, confidence lowered
@@ -143,14 +143,28 @@ def test_lines_of_thin_bars_lose_confidence():
 
 def test_a_read_that_needs_format_swaps_is_less_sure_than_one_that_fits_as_read():
     # a shifted read of an SK plate (junk blob + six characters) fits LLDDDLL only after S->5 and 0->O
-    shifted = decode(probs_for(sure("MTS260A")), CLASSES, "eu")
+    shifted_probs = probs_for(sure("MT") + [{"S": 0.88, "5": 0.1}] + sure("26") + [{"0": 0.88, "O": 0.1}] + sure("A"))
+    shifted = decode(shifted_probs, CLASSES, "eu")
     true = decode(probs_for(sure("TS260AK")), CLASSES, "eu")
     assert (shifted.text, true.text) == ("MT526OA", "TS260AK")
     assert shifted.fits_format and true.fits_format
     assert shifted.confidence < true.confidence
-    plain = decode(probs_for(sure("MTS260A")), CLASSES, "eu", Params(swap_factor=1.0))
+    plain = decode(shifted_probs, CLASSES, "eu", Params(swap_factor=1.0))
     assert plain.confidence == pytest.approx(true.confidence, abs=1e-3)
     with pytest.raises(ValueError, match="swap_factor"):
         Params(swap_factor=1.2)
     with pytest.raises(ValueError, match="other_swap_factor"):
         Params(other_swap_factor=1.2)
+
+
+def test_a_format_does_not_overrule_a_cnn_that_is_sure():
+    # a US plate in a layout the list lacks (LDDDDL): the only 6-character layout it fits after
+    # look-alike swaps is LLDLDL, by turning two 2s into Zs
+    doubtful = sure("N") + [{"2": 0.85, "Z": 0.13}] + sure("4") + [{"2": 0.85, "Z": 0.13}] + sure("7E")
+    assert decode(probs_for(doubtful), CLASSES, "us").text == "NZ4Z7E"
+    # with the 2s read at 0.97 against 0.001 the swaps would cost about 2 x 6.9 nats, over
+    # format_max_cost: the CNN's reading stands, as one that fits no format
+    sure_2 = sure("N") + [{"2": 0.97, "Z": 0.001}] + sure("4") + [{"2": 0.97, "Z": 0.001}] + sure("7E")
+    out = decode(probs_for(sure_2), CLASSES, "us")
+    assert (out.text, out.fits_format) == ("N2427E", False)
+    assert decode(probs_for(sure_2), CLASSES, "us", Params(format_max_cost=20.0)).text == "NZ4Z7E"
