@@ -17,7 +17,7 @@ APT_PACKAGES := python3 python3-venv python3-dev gcc g++ make pkg-config libsyst
 
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: setup apt venv test demo bench crossval deb train clean
+.PHONY: setup apt venv test demo bench crossval robustness deb train clean
 
 setup: apt venv
 
@@ -50,6 +50,10 @@ bench: setup
 # Held-out accuracy with and without training on crops of the annotated dev photos (~10 min, 3 trainings).
 crossval: setup
 	$(PY) -m benchmarks.crossval $(CROSSVAL_ARGS)
+
+# Exact accuracy on changed copies of the dev photos: shrunk, enlarged, blurred, darker (~2 min).
+robustness: setup
+	$(PY) -m benchmarks.robustness
 
 # dist/anpr-device_<version>_<arch>.deb for this machine (packaging/README.md; DEB_XZ_LEVEL=6 for a smaller file).
 deb: setup
