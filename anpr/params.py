@@ -268,6 +268,11 @@ class Params:
     # inside a line that matches its characters' height and place is a character even when the CNN's
     # reject class wins (blurred 8s and 0s between two characters); borders, screws and bands are outer
     reject_mode: str = "ends"
+    # a blob whose ink contrast (the 5-95 % spread of its gray box) is below faint_char_ratio of the
+    # line's median counts as rejected too, with or without a `#` class: the crop normalization
+    # stretches any contrast, so a patch of plate texture or rim beside the characters reads as a
+    # confident 1 or I and shifts the read by one place (0: off)
+    faint_char_ratio: float = 0.25
     # a line whose share of thin blobs (width < thin_char_aspect * height) exceeds the allowance has
     # its confidence multiplied by 1 - excess * thin_line_penalty (grilles read as IIII1111)
     thin_char_aspect: float = 0.3
@@ -322,6 +327,8 @@ class Params:
             raise ValueError(f"reject_mode={self.reject_mode!r}: use 'all', 'ends' or 'ignore'")
         if self.widen_mode not in ("replace", "average"):
             raise ValueError(f"widen_mode={self.widen_mode!r}: use 'replace' or 'average'")
+        if self.faint_char_ratio >= 1.0:
+            raise ValueError(f"faint_char_ratio={self.faint_char_ratio} must be below 1 (0: off)")
         for key in ("band_row_fill", "narrow_end_width_quantile"):
             if not 0 < getattr(self, key) <= 1.0:
                 raise ValueError(f"{key}={getattr(self, key)} must be in (0, 1]")

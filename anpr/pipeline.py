@@ -26,8 +26,8 @@ from .rectify import PlateCrop, crop_candidate, deskew_angle, rewarp
 from .regions import formats_for
 from .resegment import resegment
 from .network import REJECT, character_columns
-from .segment import (Segmentation, border_bar, char_crop, extend_ends, fill_gaps, line_gaps, line_ratio, middle,
-                      segment, widen_narrow_ends)
+from .segment import (Segmentation, border_bar, char_crop, extend_ends, fill_gaps, ink_contrast, line_gaps,
+                      line_ratio, middle, segment, widen_narrow_ends)
 
 
 @dataclass
@@ -260,12 +260,15 @@ class PlateReader:
         index: dict[tuple, int] = {}
         crops: list[list[np.ndarray]] = [[] for _ in pads]
         polarity: list[bool] = []
+        contrast: dict[tuple, float] = {}
         stretch = [font_stretch(h.seg.boxes, self.params) for h in hyps]
         mode = self.params.widen_mode
         views = [{f, 1.0} if mode == "average" else {f} for f in stretch]
         for h, fs in zip(hyps, views):
             rows = self.crop_rows(h)
             for box in h.seg.boxes:
+                if (id(h.crop), box) not in contrast:
+                    contrast[(id(h.crop), box)] = ink_contrast(h.crop.gray, box)
                 for f in fs:
                     key = (id(h.crop), h.seg.ink_dark, box, f)
                     if key not in index:
@@ -288,7 +291,7 @@ class PlateReader:
         for h, fs in zip(hyps, views):
             p_line = np.mean([probs[[index[(id(h.crop), h.seg.ink_dark, box, f)] for box in h.seg.boxes]]
                               for f in fs], axis=0)
-            self.read_line(h, p_line, classes)
+            self.read_line(h, p_line, classes, [contrast[(id(h.crop), box)] for box in h.seg.boxes])
 
     def crop_rows(self, h: Hypothesis) -> tuple[int, int] | None:
         """The rows a line's character crops are grown to (None: crops keep their own height)."""
@@ -311,17 +314,23 @@ class PlateReader:
         """Side of the CNN's square input (INPUT_SIZE unless the model says otherwise)."""
         return int(getattr(self.classifier, "input_size", INPUT_SIZE))
 
-    def read_line(self, h: Hypothesis, probs: np.ndarray, classes: str) -> None:
+    def read_line(self, h: Hypothesis, probs: np.ndarray, classes: str, contrast: list[float] | None = None
+                  ) -> None:
         """The best reading of one segmented line: blobs the CNN rejects (class `#`, when the model
-        has it) are dropped (by default only at the line's ends, `reject_mode`), then reads without an
-        outer character or two (a border piece, a screw, the EU band's country code) compete on
-        confidence and format fit. Nothing is ever added."""
+        has it) or far fainter than the line's characters (`contrast`, `faint_char_ratio`) are dropped
+        (by default only at the line's ends, `reject_mode`), then reads without an outer character or
+        two (a border piece, a screw, the EU band's country code) compete on confidence and format
+        fit. Nothing is ever added."""
         p = self.params
         boxes = list(h.seg.boxes)
-        if REJECT in classes:
-            r = classes.index(REJECT)
+        faint = [False] * len(boxes)
+        if contrast is not None and p.faint_char_ratio > 0 and len(boxes) >= 3:
+            floor = p.faint_char_ratio * middle(contrast)
+            faint = [c < floor for c in contrast]
+        if REJECT in classes or any(faint):
+            r = classes.index(REJECT) if REJECT in classes else -1
             real = character_columns(classes)
-            rejected = [int(probs[i].argmax()) == r for i in range(len(boxes))]
+            rejected = [faint[i] or int(probs[i].argmax()) == r for i in range(len(boxes))]
             if p.reject_mode == "ends":
                 lo, hi = 0, len(boxes)
                 while lo < hi and rejected[lo]:

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
+from .charcrop import percentiles
 from .params import Params
 
 
@@ -415,6 +416,17 @@ def char_crop(gray: np.ndarray, box: tuple[int, int, int, int], pad_frac: float)
     x, y, w, h = box
     pad = int(round(pad_frac * h))
     return gray[max(0, y - pad) : min(H, y + h + pad), max(0, x - pad) : min(W, x + w + pad)]
+
+
+def ink_contrast(gray: np.ndarray, box: tuple[int, int, int, int]) -> float:
+    """Spread of the gray levels in a box (5th to 95th percentile): a character's ink against its
+    background; a patch of plate texture beside the characters has little."""
+    x, y, w, h = box
+    patch = gray[max(0, y) : y + h, max(0, x) : x + w]
+    if patch.size < 2:
+        return 0.0
+    lo, hi = percentiles(patch, 0.05, 0.95)
+    return hi - lo
 
 
 def char_crops(gray: np.ndarray, seg: Segmentation, pad_frac: float) -> list[np.ndarray]:

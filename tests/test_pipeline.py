@@ -181,6 +181,45 @@ def test_reject_class_inside_the_line_keeps_the_character_by_default(random_clas
     assert h.reading is not None and h.reading.text == expected
 
 
+@pytest.mark.parametrize("classes", ["ABCD1#", "ABCD1"])
+def test_a_blob_without_ink_contrast_at_the_end_is_dropped_even_when_read_as_a_sure_1(random_classifier, classes):
+    """A patch of plate texture beside the characters: its crop, stretched, reads as a confident 1
+    and would shift the read by one place. Far fainter than the line's characters, it is rejected,
+    with or without the model's `#` class."""
+    from anpr.localize import Candidate
+    from anpr.pipeline import Hypothesis
+    from anpr.rectify import PlateCrop
+    from anpr.segment import Segmentation, ink_contrast
+
+    rng = np.random.default_rng(0)
+    gray = np.full((72, 240), 190, np.uint8)
+    boxes = [(10 + 30 * i, 20, 18, 32) for i in range(5)]
+    for x, y, w, hh in boxes[:4]:
+        gray[y : y + hh, x : x + 5] = 40  # a dark stem: ink against the plate
+    x, y, w, hh = boxes[4]
+    gray[y : y + hh, x : x + w] = 185 + rng.integers(0, 8, (hh, w), dtype=np.uint8)  # texture only
+    truth = ["A", "B", "C", "D", "1"]
+    probs = np.full((len(truth), len(classes)), 0.01)
+    for i, c in enumerate(truth):
+        probs[i, classes.index(c)] = 0.95
+    probs /= probs.sum(axis=1, keepdims=True)
+    contrast = [ink_contrast(gray, b) for b in boxes]
+    assert contrast[4] < 0.1 * contrast[0]
+
+    def read(params: Params) -> str:
+        crop = PlateCrop(gray, np.array([[1.0, 0, 0], [0, 1.0, 0]]))
+        h = Hypothesis(Candidate(((120, 36), (240, 72), 0.0), (0, 0, 240, 72), 1.0), crop,
+                       Segmentation(boxes, True, "adaptive", 5.0))
+        PlateReader(random_classifier, params=params).read_line(h, probs, classes, contrast)
+        assert h.reading is not None
+        return h.reading.text
+
+    assert read(Params(min_chars=4, max_trim=0)) == "ABCD"
+    assert read(Params(min_chars=4, max_trim=0, faint_char_ratio=0.0)) == "ABCD1"
+    with pytest.raises(ValueError, match="faint_char_ratio"):
+        Params(faint_char_ratio=1.0)
+
+
 def test_condensed_fonts_are_stretched_and_ordinary_ones_left_alone():
     from anpr.pipeline import font_stretch, stretched
 
