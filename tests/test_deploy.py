@@ -14,6 +14,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -244,8 +245,11 @@ def test_killed_deploy_leaves_current_intact(fleet, weights, tmp_path):
     inventory = fleet.write_inventory(tmp_path / "hosts.ini", [device.name])
     argv = [sys.executable, "-m", "training_host.cli", "deploy", str(weights["big"]), "-i", str(inventory),
             "--ssh-config", str(fleet.ssh_config)]
+    # its SSH control folder outlives the kill: give it a TMPDIR of its own to remove afterwards
+    # (short: the control socket's path must fit in ~100 bytes, pytest's tmp_path does not)
+    scratch = Path(tempfile.mkdtemp(prefix="anpr-test-"))
     proc = subprocess.Popen(argv, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            start_new_session=True)
+                            start_new_session=True, env={**os.environ, "TMPDIR": str(scratch)})
     try:
         deadline = time.monotonic() + 60
         partial = []
@@ -265,6 +269,7 @@ def test_killed_deploy_leaves_current_intact(fleet, weights, tmp_path):
             os.killpg(proc.pid, signal.SIGKILL)  # its ssh children (started by this test's process)
         except ProcessLookupError:
             pass
+        shutil.rmtree(scratch, ignore_errors=True)
     time.sleep(1)
     assert size_at_kill < weights["big"].stat().st_size  # it really was killed mid-upload
     # Whatever reached the device stays a temp file (kept, or removed by the device-side script).
