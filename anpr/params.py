@@ -71,11 +71,14 @@ class Params:
     # first-pass rescue: the crop of one of the best rescue_candidates candidates (0: off) that gives no
     # line in either polarity is binarized again by rescue_methods ("fine": adaptive over a block of
     # fine_block_frac of the crop height, so characters come apart from a frame or slogan pressed
-    # against them); such lines score rescue_score_penalty lower, so lines found directly go first,
-    # and their re-warp also tries the method that found them
+    # against them; "closed": Otsu with gaps up to closed_gap_frac of the crop height closed
+    # vertically, so faint thin strokes broken into pieces join); such lines score
+    # rescue_score_penalty lower, so lines found directly go first, and their re-warp also tries the
+    # method that found them
     rescue_candidates: int = 2
-    rescue_methods: tuple[str, ...] = ("fine",)
+    rescue_methods: tuple[str, ...] = ("fine", "closed")
     fine_block_frac: float = 0.15
+    closed_gap_frac: float = 0.04
     rescue_score_penalty: float = 3.0
     # at most this many first-pass lines (most characters first) are re-warped and read
     max_refine: int = 8
@@ -319,8 +322,8 @@ class Params:
             methods = getattr(self, key)
             if not methods or any(m not in ("adaptive", "otsu") for m in methods):
                 raise ValueError(f"{key}={methods!r}: use 'adaptive' and/or 'otsu'")
-        if not self.rescue_methods or any(m not in ("fine", "otsu", "adaptive") for m in self.rescue_methods):
-            raise ValueError(f"rescue_methods={self.rescue_methods!r}: use 'fine', 'otsu' and/or 'adaptive'")
+        if not self.rescue_methods or any(m not in ("fine", "closed", "otsu", "adaptive") for m in self.rescue_methods):
+            raise ValueError(f"rescue_methods={self.rescue_methods!r}: use 'fine', 'closed', 'otsu' and/or 'adaptive'")
         if not self.char_pad_fracs:
             raise ValueError("char_pad_fracs needs at least one padding")
         if self.reject_mode not in ("all", "ends", "ignore"):

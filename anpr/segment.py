@@ -44,16 +44,23 @@ class Segmentation:
 
 
 METHODS = ("adaptive", "otsu")
-# "fine": adaptive with a small block (Params.fine_block_frac); only a rescue of a crop giving no line.
+# "fine": adaptive with a small block (Params.fine_block_frac), and "closed": Otsu with small vertical
+# gaps closed (Params.closed_gap_frac); only rescues of a crop giving no line.
 # "band": adaptive with the frame's rows cleared (clear_frame_rows); only for plates read unsurely
-ALL_METHODS = METHODS + ("fine", "band")
+ALL_METHODS = METHODS + ("fine", "closed", "band")
 
 
 def binarize(gray: np.ndarray, ink_dark: bool, method: str, params: Params) -> np.ndarray:
     """Binary image (ink = 255) of `gray` for one polarity: `adaptive` (local mean), `fine` (local mean
-    over a small block: a character separates from a frame pressed against it) or `otsu` (global);
-    `band` thresholds as `adaptive` (its frame rows are cleared after frame lines, in best_segmentation)."""
+    over a small block: a character separates from a frame pressed against it), `otsu` (global) or
+    `closed` (Otsu, then vertical gaps of a few rows closed: the thin strokes of a faint, small
+    character that the threshold broke into pieces join again); `band` thresholds as `adaptive` (its
+    frame rows are cleared after frame lines, in best_segmentation)."""
     mode = cv2.THRESH_BINARY_INV if ink_dark else cv2.THRESH_BINARY
+    if method == "closed":
+        binary = cv2.threshold(gray, 0, 255, mode | cv2.THRESH_OTSU)[1]
+        rows = max(2, int(round(params.closed_gap_frac * gray.shape[0])))
+        return cv2.morphologyEx(binary, cv2.MORPH_CLOSE, cv2.getStructuringElement(cv2.MORPH_RECT, (1, rows)))
     if method in ("adaptive", "fine", "band"):
         frac = params.fine_block_frac if method == "fine" else params.adaptive_block_frac
         block = max(3, int(gray.shape[0] * frac) | 1)

@@ -196,7 +196,7 @@ def test_a_character_beside_the_line_is_put_back_but_not_a_border_bar():
 def test_crops_without_a_line_are_rescued_by_a_finer_binarization_and_others_are_untouched():
     # characters pressed against a frame or slogan merge with it under the default block; the
     # rescue's small block separates them. It runs only on crops that give no line at all.
-    params = Params()
+    params = Params(rescue_methods=("fine",))
     lost = rescued = 0
     for _, crop in crops_from_truth(params, every=2):
         plain = segment(crop.gray, params, methods=params.first_pass_methods)
@@ -245,3 +245,20 @@ def test_line_ratio_is_the_lines_span_in_median_character_heights():
     line = [(10, 5, 8, 20), (20, 5, 8, 20), (30, 4, 9, 22), (41, 6, 8, 18)]  # x 10..49, heights 18-22
     assert line_ratio(line) == pytest.approx(39 / 20)
     assert line_ratio(list(reversed(line))) == pytest.approx(39 / 20)
+
+
+def test_closed_rescue_joins_characters_the_threshold_broke_into_pieces():
+    """Faint, thin strokes break into short pieces, none as tall as a character: no line, unless the
+    `closed` rescue closes the gaps of a few rows between them."""
+    gray = np.full((72, 240), 200, np.uint8)
+    for i in range(5):
+        x = 20 + 40 * i
+        gray[20:50, x : x + 16] = 60  # a character's outline ...
+        gray[23:47, x + 3 : x + 13] = 200
+    for y in range(24, 50, 7):
+        gray[y : y + 2] = 200  # ... broken every 7 rows by 2 light ones
+    params = Params()
+    assert segment(gray, params, methods=("adaptive", "otsu"), rescue=("fine",)) == []
+    lines = segment(gray, params, methods=("adaptive", "otsu"), rescue=("closed",))
+    assert lines and len(lines[0].boxes) == 5 and lines[0].method == "closed"
+    assert all(abs(h - 30) <= 2 for _, _, _, h in lines[0].boxes)
