@@ -135,11 +135,20 @@ def split_wide(binary: np.ndarray, box: tuple[int, int, int, int], char_h: float
     return parts or [box]
 
 
+def component_stats(binary: np.ndarray) -> np.ndarray:
+    """`cv2.connectedComponentsWithStats` (8-connected) stats rows, background first. 16-bit labels
+    where they cannot overflow (8-connected components are at least one pixel apart both ways, so an
+    h x w image holds at most ceil(h/2) * ceil(w/2)): OpenCV's 16-bit labelling gives the same stats
+    about twice as fast on plate crops."""
+    h, w = binary.shape[:2]
+    ltype = cv2.CV_16U if ((h + 1) // 2) * ((w + 1) // 2) < 65535 else cv2.CV_32S
+    return cv2.connectedComponentsWithStats(binary, connectivity=8, ltype=ltype)[2]
+
+
 def char_blobs(binary: np.ndarray, params: Params) -> list[tuple[int, int, int, int]]:
     """Boxes of connected components whose size and shape could be a character."""
     H = binary.shape[0]
-    _, _, stats, _ = cv2.connectedComponentsWithStats(binary, connectivity=8)
-    stats = stats[1:]
+    stats = component_stats(binary)[1:]
     min_h = params.char_min_height_frac * H
     max_h = params.char_max_height_frac * H
     x, y, w, h, area = (stats[:, k].astype(np.float64) for k in range(5))

@@ -14,6 +14,7 @@ import numpy as np
 from .localize import Candidate, shrink, to_gray, working_scale
 from .params import Params
 from .rectify import deskew_angle
+from .segment import component_stats
 
 
 def char_blobs(small: np.ndarray, params: Params) -> np.ndarray:
@@ -22,7 +23,7 @@ def char_blobs(small: np.ndarray, params: Params) -> np.ndarray:
     for inv in (cv2.THRESH_BINARY_INV, cv2.THRESH_BINARY):
         binary = cv2.adaptiveThreshold(small, 255, cv2.ADAPTIVE_THRESH_MEAN_C, inv,
                                        params.textline_block, params.textline_c)
-        _, _, stats, _ = cv2.connectedComponentsWithStats(binary, connectivity=8)
+        stats = component_stats(binary)
         x, y, w, h, area = stats[1:].T
         ok = ((h >= params.textline_min_char_h) & (h <= params.textline_max_char_h)
               & (w >= 2) & (w <= params.textline_max_aspect * h)

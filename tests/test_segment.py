@@ -262,3 +262,16 @@ def test_closed_rescue_joins_characters_the_threshold_broke_into_pieces():
     lines = segment(gray, params, methods=("adaptive", "otsu"), rescue=("closed",))
     assert lines and len(lines[0].boxes) == 5 and lines[0].method == "closed"
     assert all(abs(h - 30) <= 2 for _, _, _, h in lines[0].boxes)
+
+
+@pytest.mark.parametrize("h, w", [(2, 131066), (511, 511), (513, 513), (1, 200000)])
+def test_component_stats_match_opencv_even_past_what_16_bit_labels_hold(h, w):
+    """16-bit labels are used only where they cannot overflow: a grid of isolated pixels (the most
+    components an image can hold) gives OpenCV's own 32-bit stats on both sides of the limit."""
+    import cv2
+
+    from anpr.segment import component_stats
+
+    binary = np.zeros((h, w), np.uint8)
+    binary[::2, ::2] = 255
+    assert np.array_equal(component_stats(binary), cv2.connectedComponentsWithStats(binary, connectivity=8)[2])
