@@ -58,9 +58,9 @@ def binarize(gray: np.ndarray, ink_dark: bool, method: str, params: Params) -> n
     frame rows are cleared after frame lines, in best_segmentation)."""
     mode = cv2.THRESH_BINARY_INV if ink_dark else cv2.THRESH_BINARY
     if method == "closed":
-        binary = cv2.threshold(gray, 0, 255, mode | cv2.THRESH_OTSU)[1]
         rows = max(2, int(round(params.closed_gap_frac * gray.shape[0])))
-        return cv2.morphologyEx(binary, cv2.MORPH_CLOSE, cv2.getStructuringElement(cv2.MORPH_RECT, (1, rows)))
+        return cv2.morphologyEx(binarize(gray, ink_dark, "otsu", params), cv2.MORPH_CLOSE,
+                                cv2.getStructuringElement(cv2.MORPH_RECT, (1, rows)))
     if method in ("adaptive", "fine", "band"):
         frac = params.fine_block_frac if method == "fine" else params.adaptive_block_frac
         block = max(3, int(gray.shape[0] * frac) | 1)
@@ -276,10 +276,16 @@ def line_gaps(line: list[tuple[int, int, int, int]]) -> list[int]:
     return [b[0] - (a[0] + a[2]) for a, b in zip(line[:-1], line[1:])]
 
 
+def thin_bar(box: tuple[int, int, int, int], params: Params) -> bool:
+    """Whether a box is a bar too thin for most characters (narrower than `border_bar_aspect` of its
+    height): the plate's border, or one stem of a character the threshold cut."""
+    return box[2] < params.border_bar_aspect * box[3]
+
+
 def border_bar(box: tuple[int, int, int, int], gap: float, med_gap: float, params: Params) -> bool:
     """Whether an outer box is the plate's border: a thin bar pressed against its neighbour (`gap`
     pixels away, `med_gap` the line's median gap)."""
-    return box[2] < params.border_bar_aspect * box[3] and gap < params.border_bar_gap_ratio * med_gap
+    return thin_bar(box, params) and gap < params.border_bar_gap_ratio * med_gap
 
 
 def fill_gaps(binary: np.ndarray, line: list[tuple[int, int, int, int]], params: Params
@@ -364,12 +370,9 @@ def widen_narrow_ends(line: list[tuple[int, int, int, int]], width: int, params:
         return (box[2] < params.narrow_end_frac * usual and gap <= params.narrow_end_max_gap * med_gap
                 and not border_bar(box, gap, med_gap, params))
 
-    def thin(box: tuple[int, int, int, int]) -> bool:
-        return box[2] < params.border_bar_aspect * box[3]
-
     n = len(line)
     out: list[list[tuple[int, int, int, int]]] = []
-    for lo, hi in ((0, n), (int(thin(line[0])), n - int(thin(line[-1])))):
+    for lo, hi in ((0, n), (int(thin_bar(line[0], params)), n - int(thin_bar(line[-1], params)))):
         if hi - lo < params.min_chars:
             continue
         version = list(line)
