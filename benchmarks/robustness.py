@@ -26,6 +26,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from anpr.evaluate import evaluate, find_samples  # noqa: E402
+from anpr.imageio import load_image  # noqa: E402
 from anpr.pipeline import PlateReader, load_default_classifier  # noqa: E402
 from benchmarks import DEV_PHOTOS, write_figures  # noqa: E402
 
@@ -47,19 +48,18 @@ VARIANTS: dict[str, tuple[Change | None, float]] = {
 }
 
 
-def write_variant(src: Path, dest: Path, change: Change | None, scale: float) -> None:
-    """A copy of the annotated folder `src` in `dest`, every image changed and its box scaled."""
+def write_variants(src: Path, folders: list[Path]) -> None:
+    """Copies of the annotated folder `src`, one per entry of VARIANTS in `folders`: every photo is
+    decoded once, changed each way and saved losslessly with its box scaled."""
     for sample in find_samples(src):
-        out = dest / sample.region
-        out.mkdir(parents=True, exist_ok=True)
-        image = cv2.imread(str(sample.image), cv2.IMREAD_COLOR)
-        if image is None:
-            raise SystemExit(f"{sample.image}: cannot be decoded")
-        if change is not None:
-            image = change(image)
-        cv2.imwrite(str(out / f"{sample.image.stem}.png"), image)  # lossless: the change alone
-        x, y, w, h = (round(v * scale) for v in sample.box)
-        (out / f"{sample.image.stem}.txt").write_text(f"{sample.image.stem}.png\t{x}\t{y}\t{w}\t{h}\t{sample.plate}\n")
+        image = load_image(sample.image)
+        for folder, (change, scale) in zip(folders, VARIANTS.values()):
+            out = folder / sample.region
+            out.mkdir(parents=True, exist_ok=True)
+            cv2.imwrite(str(out / f"{sample.image.stem}.png"), image if change is None else change(image))
+            x, y, w, h = (round(v * scale) for v in sample.box)
+            (out / f"{sample.image.stem}.txt").write_text(
+                f"{sample.image.stem}.png\t{x}\t{y}\t{w}\t{h}\t{sample.plate}\n")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -74,14 +74,16 @@ def main(argv: list[str] | None = None) -> int:
     readers: dict[str, PlateReader] = {}
 
     def reader_for(region: str) -> PlateReader:
-        return readers.setdefault(region, PlateReader(classifier, region=region))
+        if region not in readers:
+            readers[region] = PlateReader(classifier, region=region)
+        return readers[region]
 
     figures: dict[str, dict] = {}
     print(f"{'variant':<22} {'br':>6} {'eu':>6} {'us':>6} {'overall':>8}")
     with tempfile.TemporaryDirectory(prefix="anpr-robustness-") as tmp:
-        for k, (name, (change, scale)) in enumerate(VARIANTS.items()):
-            folder = Path(tmp) / str(k)
-            write_variant(args.dir, folder, change, scale)
+        folders = [Path(tmp) / str(k) for k in range(len(VARIANTS))]
+        write_variants(args.dir, folders)
+        for name, folder in zip(VARIANTS, folders):
             report = evaluate(folder, reader_for)
             exact = {g: s["exact"] for g, s in report["regions"].items()}
             exact["overall"] = report["overall"]["exact"]
