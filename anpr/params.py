@@ -233,6 +233,10 @@ class Params:
     # probability ratio, summed over the characters it swaps; 8 = a factor of about 3000): beyond
     # that the CNN read something no format has (a sign, a vanity plate) and keeps its characters
     format_max_cost: float = 8.0
+    # the CNN's probability of a character the line's region hardly ever issues (regions.RARE_CHARS: a
+    # US Q) is multiplied by this before decoding (1: off): a C or O read as a Q then reads as what
+    # the CNN gave its second thought, while a sure Q stays a Q
+    rare_char_factor: float = 0.1
     # confidence factor of a character the format swapped within its look-alike pair (1: none): a
     # read that fits the format as the CNN read it beats one that fits only after swaps (a junk
     # outer blob plus all but one true character, shifted into the format by O/0, S/5 swaps)
@@ -335,7 +339,7 @@ class Params:
         for key in ("band_row_fill", "narrow_end_width_quantile"):
             if not 0 < getattr(self, key) <= 1.0:
                 raise ValueError(f"{key}={getattr(self, key)} must be in (0, 1]")
-        for key in ("swap_factor", "other_swap_factor"):
+        for key in ("swap_factor", "other_swap_factor", "rare_char_factor"):
             if getattr(self, key) > 1.0:
                 raise ValueError(f"{key}={getattr(self, key)} must be at most 1")
         if self.auto_ratio_width <= 0:

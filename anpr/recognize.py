@@ -6,7 +6,8 @@ confusable letter/digit pairs, and any character whose other-kind alternative th
 likely: among the formats of the reading's length, the one whose required swaps cost least
 probability wins, weighed by how common the format is in the line's likely region
 (`regions.format_prior`); a reading that fits no format keeps its characters and loses confidence
-(`format_miss_penalty`).
+(`format_miss_penalty`). Before all that, characters the region hardly ever issues (a US Q) keep only
+`rare_char_factor` of their probability.
 """
 from __future__ import annotations
 
@@ -17,7 +18,8 @@ from functools import lru_cache
 import numpy as np
 
 from .params import Params
-from .regions import format_prior, format_share, formats_of_length, partner, region_weights, slot_accepts
+from .regions import (format_prior, format_share, formats_of_length, partner, rare_char_prior, region_weights,
+                      slot_accepts)
 
 
 @dataclass
@@ -87,13 +89,16 @@ def decode(probs: np.ndarray, classes: str, region: str = "auto", params: Params
     """Plate text from (N, C) character probabilities, rescored by the region's formats. Under `auto`
     the line's span in character heights (`line_ratio`) weighs the regions (`regions.region_weights`)."""
     params = params or Params()
+    weights = region_weights(region, line_ratio, params)
+    rare = rare_char_prior(classes, weights, params.rare_char_factor)
+    if rare is not None:
+        probs = probs * rare  # not renormalized: the mass a misread rare character had is lost
     idx = probs.argmax(axis=1)
     chars = [classes[i] for i in idx]
     confs = [float(probs[k, i]) for k, i in enumerate(idx)]
     best: tuple[float, list[str], list[float], str] | None = None
     formats = formats_of_length(region, len(chars))
     kinds = best_of_kinds(probs, classes) if formats else {}
-    weights = region_weights(region, line_ratio, params)
     as_read = float(np.sum(np.log(np.maximum(confs, 1e-9))))
     for fmt in formats:
         fitted = apply_format(chars, probs, classes, fmt, params, kinds)

@@ -12,6 +12,8 @@ import math
 from functools import lru_cache
 from itertools import product
 
+import numpy as np
+
 from .params import Params
 
 # letter <-> digit pairs that plate fonts and blur make look alike
@@ -38,6 +40,9 @@ FORMATS: dict[str, list[str]] = {
            "DLLDDD", "DLDDDDD", "LLLDDDL", "DDDDDLD"],
 }
 REGIONS = ("auto", "eu", "br", "us")
+# characters a region's plates hardly ever carry: US states leave Q out of their series (it reads as O
+# or 0), so a US plate's Q is nearly always a C or O the CNN misread (a C with shading inside it)
+RARE_CHARS: dict[str, str] = {"us": "Q"}
 
 
 def formats_for(region: str) -> list[str]:
@@ -80,6 +85,18 @@ def format_prior(weights: dict[str, float], fmt: str) -> float:
     the common layout that needs one look-alike swap (MXQ160I over Brazil's MXQ1601). Within one
     region every format weighs the same."""
     return sum(w / len(FORMATS[r]) for r, w in weights.items() if fmt in FORMATS[r])
+
+
+def rare_char_prior(classes: str, weights: dict[str, float], factor: float) -> np.ndarray | None:
+    """Per-class multipliers of the CNN's probabilities: `factor` for a character the line's region
+    hardly ever issues (`RARE_CHARS`), mixed by the region `weights` under `auto`; 1 for the rest.
+    None when no class is rare (nothing to do)."""
+    prior = np.ones(len(classes))
+    for region, w in weights.items():
+        for ch in RARE_CHARS.get(region, ""):
+            if ch in classes:
+                prior[classes.index(ch)] -= w * (1.0 - factor)
+    return None if np.all(prior == 1.0) else prior
 
 
 def format_share(weights: dict[str, float], fmt: str) -> float:

@@ -54,6 +54,21 @@ def test_auto_prefers_the_common_layout_over_a_rare_one_that_fits_as_read():
     assert sum(format_prior(auto, f) for f in formats_for("auto")) == pytest.approx(1.0)
 
 
+def test_a_us_q_the_cnn_was_unsure_of_reads_as_its_second_thought():
+    """US series leave Q out: a C with shading inside read as Q (0.6, C 0.3) is a C on a US plate,
+    a Brazilian plate keeps the Q, and a Q the CNN is sure of stays a Q everywhere."""
+    pos = [{"Q": 0.6, "C": 0.3}] + sure("WW2245")
+    assert decode(probs_for(pos), CLASSES, "us").text == "CWW2245"
+    assert decode(probs_for(pos), CLASSES, "br").text == "QWW2245"
+    assert decode(probs_for(pos), CLASSES, "us", Params(rare_char_factor=1.0)).text == "QWW2245"
+    assert decode(probs_for(sure("QWW2245")), CLASSES, "us").text == "QWW2245"
+    # under auto the factor follows how likely the line is a US one (its span in character heights)
+    assert decode(probs_for(pos), CLASSES, "auto", line_ratio=3.2).text == "CWW2245"
+    assert decode(probs_for(pos), CLASSES, "auto", line_ratio=6.0).text == "QWW2245"
+    with pytest.raises(ValueError, match="rare_char_factor"):
+        Params(rare_char_factor=1.5)
+
+
 def test_auto_weighs_the_regions_by_the_lines_span_in_character_heights():
     assert region_weights("br", 3.0) == {"br": 1.0}  # a named region is never second-guessed
     assert region_weights("auto") == pytest.approx({"br": 1 / 3, "eu": 1 / 3, "us": 1 / 3})
