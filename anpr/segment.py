@@ -154,23 +154,25 @@ def char_blobs(binary: np.ndarray, params: Params) -> list[tuple[int, int, int, 
     x, y, w, h, area = (stats[:, k].astype(np.float64) for k in range(5))
     sized = (h >= min_h) & (h <= max_h) & (w <= params.split_max_aspect * h)
     wide = sized & (w > params.split_min_aspect * h)
-    candidates = [tuple(r) for r in stats[sized & ~wide].tolist()]
+    whole = sized & ~wide
+    # the shape tests of whole blobs at once; split parts, few, go through the same test one by one
+    aspect = w / np.maximum(h, 1.0)
+    fill = area / np.maximum(w * h, 1.0)
+    shaped = (params.char_min_aspect <= aspect) & (aspect <= params.char_max_aspect) & (
+        ((params.char_min_fill <= fill) & (fill <= params.char_max_fill)) | (aspect <= 0.3))
+    out: list[tuple[int, int, int, int]] = [tuple(r) for r in stats[whole & shaped, :4].tolist()]
     for i in np.flatnonzero(wide):
         xi, yi, wi, hi_ = (int(v) for v in stats[i, :4])
-        for part in split_wide(binary, (xi, yi, wi, hi_), hi_, params):
-            px, py, pw, ph = part
-            candidates.append((px, py, pw, ph, int(np.count_nonzero(binary[py : py + ph, px : px + pw]))))
-    out: list[tuple[int, int, int, int]] = []
-    for px, py, pw, ph, a in candidates:
-        if ph < min_h:
-            continue
-        aspect = pw / ph
-        if not params.char_min_aspect <= aspect <= params.char_max_aspect:
-            continue
-        fill = a / float(pw * ph)
-        if not params.char_min_fill <= fill <= params.char_max_fill and aspect > 0.3:
-            continue
-        out.append((px, py, pw, ph))
+        for px, py, pw, ph in split_wide(binary, (xi, yi, wi, hi_), hi_, params):
+            if ph < min_h:
+                continue
+            aspect_p = pw / ph
+            if not params.char_min_aspect <= aspect_p <= params.char_max_aspect:
+                continue
+            fill_p = np.count_nonzero(binary[py : py + ph, px : px + pw]) / float(pw * ph)
+            if not params.char_min_fill <= fill_p <= params.char_max_fill and aspect_p > 0.3:
+                continue
+            out.append((px, py, pw, ph))
     return out
 
 
