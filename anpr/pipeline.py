@@ -469,6 +469,13 @@ class PlateReader:
         if trace is not None:
             trace["candidates"] = cands
         hyps = self.read_hypotheses(gray, image, cands, unread=unread)
+        if p.fine_candidates and best_confidence(hyps) < p.fine_trigger:
+            # faint characters, or characters pressed against a frame: the best candidates once more,
+            # binarized over a small block
+            for h in self.read_hypotheses(gray, image, cands[: p.fine_candidates], unread=unread,
+                                          methods=("fine",)):
+                h.reading.confidence *= p.fine_factor
+                hyps.append(h)
         if p.textline_enabled and best_confidence(hyps) < p.textline_trigger:
             # no confident read from the edge candidates: try rows of character-like components
             seen = [h.candidate.box for h in hyps]

@@ -50,9 +50,10 @@ def test_reads_follow_the_contract_and_boxes_are_original_pixels(random_classifi
 def test_gray_input_and_one_cnn_batch_per_frame(random_classifier):
     photo = dev_photos("eu", every=9)[0]
     counting = CountingClassifier(random_classifier)
-    # the untrained model is never confident: keep the text-line cue, the band binarization and the
-    # splitting out (tested below and in test_resegment.py)
-    reader = PlateReader(counting, params=Params(textline_enabled=False, band_candidates=0, reseg_enabled=False))
+    # the untrained model is never confident: keep the fine binarization, the text-line cue, the band
+    # binarization and the splitting out (tested below and in test_resegment.py)
+    reader = PlateReader(counting, params=Params(fine_candidates=0, textline_enabled=False, band_candidates=0,
+                                                 reseg_enabled=False))
     reads_gray = reader.read(photo.gray())
     assert counting.calls == 1
     # the classifier attribute is swappable (the daemon replaces it on model reload)
@@ -69,7 +70,7 @@ def test_text_line_cue_runs_only_when_no_read_is_confident(random_classifier, tr
     photo = dev_photos("us", every=9)[0]
     counting = CountingClassifier(random_classifier)
     reader = PlateReader(counting, params=Params(textline_trigger=trigger, min_confidence=0.0, band_candidates=0,
-                                                 reseg_enabled=False))
+                                                 fine_candidates=0, reseg_enabled=False))
     reads = reader.read(photo.bgr())
     assert counting.calls == batches
     assert [r.confidence for r in reads] == sorted((r.confidence for r in reads), reverse=True)
@@ -81,9 +82,38 @@ def test_band_binarization_runs_only_when_no_read_is_confident(random_classifier
     counting = CountingClassifier(random_classifier)
     # three candidates: on this photo the best one alone gives no line to read
     reader = PlateReader(counting, params=Params(band_trigger=trigger, band_candidates=3, min_confidence=0.0,
-                                                 textline_enabled=False, reseg_enabled=False))
+                                                 fine_candidates=0, textline_enabled=False, reseg_enabled=False))
     reader.read(photo.bgr())
     assert counting.calls == batches
+
+
+@pytest.mark.parametrize("trigger, batches", [(0.0, 1), (1.0, 2)])
+def test_fine_binarization_runs_only_when_no_read_is_confident(random_classifier, trigger, batches):
+    photo = dev_photos("us", every=9)[0]
+    counting = CountingClassifier(random_classifier)
+    reader = PlateReader(counting, params=Params(fine_trigger=trigger, min_confidence=0.0, band_candidates=0,
+                                                 textline_enabled=False, reseg_enabled=False))
+    reads = reader.read(photo.bgr())
+    assert counting.calls == batches
+    assert [r.confidence for r in reads] == sorted((r.confidence for r in reads), reverse=True)
+
+
+def test_fine_reads_are_discounted_against_direct_ones(random_classifier):
+    """The lines the fine stage adds keep fine_factor of their confidence; the direct ones keep theirs."""
+    image = dev_photos("us", every=9)[0].bgr()
+
+    def confidences(factor: float) -> list[float]:
+        params = Params(min_confidence=0.0, fine_trigger=1.0, fine_factor=factor, band_candidates=0,
+                        textline_enabled=False, reseg_enabled=False)
+        reader = PlateReader(random_classifier, region="us", params=params)
+        return [h.reading.confidence for h in reader.line_reads(image)]
+
+    whole, half = confidences(1.0), confidences(0.5)
+    assert len(whole) == len(half)
+    kept = [c for c in half if any(c == pytest.approx(w) for w in whole)]
+    halved = [c for c in half if any(c == pytest.approx(0.5 * w) for w in whole)]
+    assert kept and halved, "this photo should give lines of both stages"
+    assert len(kept) + len(halved) == len(half)
 
 
 def test_a_camera_timestamp_is_discounted_as_soon_as_it_is_read():
