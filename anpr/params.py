@@ -187,15 +187,21 @@ class Params:
     # lower drops rows that cut a plate more tightly than the edge blob that failed on it)
     textline_novel_iou: float = 0.7
 
-    # --- faint or crowded characters: when no read of the edge candidates is at least fine_trigger
-    # confident, the fine_candidates best of them are segmented again with the "fine" binarization
-    # (adaptive over a small block, which parts characters from a frame pressed against them and keeps
-    # faint strokes that the wide block lost), their reads scaled by fine_factor so that a line read
-    # directly wins a tie (fine_candidates 0: off). Only unsure frames pay for it: the 1080p median
-    # is unchanged
-    fine_candidates: int = 2
-    fine_trigger: float = 0.7
-    fine_factor: float = 0.8
+    # --- a second look at unsure frames: when no read of the edge candidates is at least
+    # second_look_trigger confident, the second_look_candidates best of them are segmented again by
+    # each of second_look_methods in turn, while the frame stays unsure: "fine" (adaptive over a small
+    # block: characters part from a frame pressed against them, faint strokes stay whole) and "clahe"
+    # (adaptive after a local contrast equalization, clahe_clip over clahe_tiles_x x clahe_tiles_y
+    # tiles: a dark or washed-out plate). Their reads keep second_look_factor of their confidence, so
+    # a line read directly wins a tie (second_look_candidates 0: off). Only unsure frames pay for it:
+    # the 1080p median does not move
+    second_look_methods: tuple[str, ...] = ("fine", "clahe")
+    second_look_candidates: int = 2
+    second_look_trigger: float = 0.7
+    second_look_factor: float = 0.8
+    clahe_clip: float = 2.0
+    clahe_tiles_x: int = 4
+    clahe_tiles_y: int = 2
 
     # --- a plate in a dark frame: when no read is at least band_trigger confident, the band_candidates
     # best edge candidates are segmented again with the "band" binarization (adaptive, then the rows
@@ -336,6 +342,12 @@ class Params:
             methods = getattr(self, key)
             if not methods or any(m not in ("adaptive", "otsu") for m in methods):
                 raise ValueError(f"{key}={methods!r}: use 'adaptive' and/or 'otsu'")
+        if any(m not in ("fine", "closed", "clahe", "otsu", "adaptive") for m in self.second_look_methods):
+            raise ValueError(f"second_look_methods={self.second_look_methods!r}: use 'fine', 'closed', 'clahe', "
+                             "'otsu' and/or 'adaptive'")
+        if self.clahe_clip <= 0 or self.clahe_tiles_x < 1 or self.clahe_tiles_y < 1:
+            raise ValueError(f"clahe_clip={self.clahe_clip}, clahe_tiles_x={self.clahe_tiles_x}, "
+                             f"clahe_tiles_y={self.clahe_tiles_y}: need a positive clip and at least one tile each way")
         if not self.rescue_methods or any(m not in ("fine", "closed", "otsu", "adaptive") for m in self.rescue_methods):
             raise ValueError(f"rescue_methods={self.rescue_methods!r}: use 'fine', 'closed', 'otsu' and/or 'adaptive'")
         if not self.char_pad_fracs:
@@ -349,7 +361,7 @@ class Params:
         for key in ("band_row_fill", "narrow_end_width_quantile"):
             if not 0 < getattr(self, key) <= 1.0:
                 raise ValueError(f"{key}={getattr(self, key)} must be in (0, 1]")
-        for key in ("swap_factor", "other_swap_factor", "rare_char_factor", "fine_factor"):
+        for key in ("swap_factor", "other_swap_factor", "rare_char_factor", "second_look_factor"):
             if getattr(self, key) > 1.0:
                 raise ValueError(f"{key}={getattr(self, key)} must be at most 1")
         if self.auto_ratio_width <= 0:

@@ -469,12 +469,14 @@ class PlateReader:
         if trace is not None:
             trace["candidates"] = cands
         hyps = self.read_hypotheses(gray, image, cands, unread=unread)
-        if p.fine_candidates and best_confidence(hyps) < p.fine_trigger:
-            # faint characters, or characters pressed against a frame: the best candidates once more,
-            # binarized over a small block
-            for h in self.read_hypotheses(gray, image, cands[: p.fine_candidates], unread=unread,
-                                          methods=("fine",)):
-                h.reading.confidence *= p.fine_factor
+        for method in p.second_look_methods if p.second_look_candidates else ():
+            if best_confidence(hyps) >= p.second_look_trigger:
+                break
+            # faint characters, characters pressed against a frame, a dark plate: the best candidates
+            # once more, binarized another way
+            for h in self.read_hypotheses(gray, image, cands[: p.second_look_candidates], unread=unread,
+                                          methods=(method,)):
+                h.reading.confidence *= p.second_look_factor
                 hyps.append(h)
         if p.textline_enabled and best_confidence(hyps) < p.textline_trigger:
             # no confident read from the edge candidates: try rows of character-like components

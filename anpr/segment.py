@@ -45,18 +45,24 @@ class Segmentation:
 
 METHODS = ("adaptive", "otsu")
 # "fine": adaptive with a small block (Params.fine_block_frac), and "closed": Otsu with small vertical
-# gaps closed (Params.closed_gap_frac); only rescues of a crop giving no line.
+# gaps closed (Params.closed_gap_frac); only rescues of a crop giving no line (and, for "fine", the
+# second look at unsure frames).
 # "band": adaptive with the frame's rows cleared (clear_frame_rows); only for plates read unsurely
-ALL_METHODS = METHODS + ("fine", "closed", "band")
+# "clahe": adaptive after a local contrast equalization (Params.clahe_*); only a second look at unsure frames
+ALL_METHODS = METHODS + ("fine", "closed", "clahe", "band")
 
 
 def binarize(gray: np.ndarray, ink_dark: bool, method: str, params: Params) -> np.ndarray:
     """Binary image (ink = 255) of `gray` for one polarity: `adaptive` (local mean), `fine` (local mean
     over a small block: a character separates from a frame pressed against it), `otsu` (global) or
     `closed` (Otsu, then vertical gaps of a few rows closed: the thin strokes of a faint, small
-    character that the threshold broke into pieces join again); `band` thresholds as `adaptive` (its
-    frame rows are cleared after frame lines, in best_segmentation)."""
+    character that the threshold broke into pieces join again), `clahe` (`adaptive` after a local
+    contrast equalization: a dark or washed-out plate) or `band` (thresholds as `adaptive`; its frame
+    rows are cleared after frame lines, in best_segmentation)."""
     mode = cv2.THRESH_BINARY_INV if ink_dark else cv2.THRESH_BINARY
+    if method == "clahe":
+        tiles = (params.clahe_tiles_x, params.clahe_tiles_y)
+        return binarize(cv2.createCLAHE(params.clahe_clip, tiles).apply(gray), ink_dark, "adaptive", params)
     if method == "closed":
         rows = max(2, int(round(params.closed_gap_frac * gray.shape[0])))
         return cv2.morphologyEx(binarize(gray, ink_dark, "otsu", params), cv2.MORPH_CLOSE,

@@ -52,8 +52,8 @@ def test_gray_input_and_one_cnn_batch_per_frame(random_classifier):
     counting = CountingClassifier(random_classifier)
     # the untrained model is never confident: keep the fine binarization, the text-line cue, the band
     # binarization and the splitting out (tested below and in test_resegment.py)
-    reader = PlateReader(counting, params=Params(fine_candidates=0, textline_enabled=False, band_candidates=0,
-                                                 reseg_enabled=False))
+    reader = PlateReader(counting, params=Params(second_look_candidates=0, textline_enabled=False,
+                                                 band_candidates=0, reseg_enabled=False))
     reads_gray = reader.read(photo.gray())
     assert counting.calls == 1
     # the classifier attribute is swappable (the daemon replaces it on model reload)
@@ -70,7 +70,7 @@ def test_text_line_cue_runs_only_when_no_read_is_confident(random_classifier, tr
     photo = dev_photos("us", every=9)[0]
     counting = CountingClassifier(random_classifier)
     reader = PlateReader(counting, params=Params(textline_trigger=trigger, min_confidence=0.0, band_candidates=0,
-                                                 fine_candidates=0, reseg_enabled=False))
+                                                 second_look_candidates=0, reseg_enabled=False))
     reads = reader.read(photo.bgr())
     assert counting.calls == batches
     assert [r.confidence for r in reads] == sorted((r.confidence for r in reads), reverse=True)
@@ -82,16 +82,19 @@ def test_band_binarization_runs_only_when_no_read_is_confident(random_classifier
     counting = CountingClassifier(random_classifier)
     # three candidates: on this photo the best one alone gives no line to read
     reader = PlateReader(counting, params=Params(band_trigger=trigger, band_candidates=3, min_confidence=0.0,
-                                                 fine_candidates=0, textline_enabled=False, reseg_enabled=False))
+                                                 second_look_candidates=0, textline_enabled=False,
+                                                 reseg_enabled=False))
     reader.read(photo.bgr())
     assert counting.calls == batches
 
 
-@pytest.mark.parametrize("trigger, batches", [(0.0, 1), (1.0, 2)])
-def test_fine_binarization_runs_only_when_no_read_is_confident(random_classifier, trigger, batches):
+@pytest.mark.parametrize("trigger, methods, batches", [(0.0, ("fine", "clahe"), 1), (1.0, ("fine",), 2),
+                                                      (1.0, ("fine", "clahe"), 3)])
+def test_second_look_runs_only_when_no_read_is_confident(random_classifier, trigger, methods, batches):
     photo = dev_photos("us", every=9)[0]
     counting = CountingClassifier(random_classifier)
-    reader = PlateReader(counting, params=Params(fine_trigger=trigger, min_confidence=0.0, band_candidates=0,
+    reader = PlateReader(counting, params=Params(second_look_trigger=trigger, second_look_methods=methods,
+                                                 min_confidence=0.0, band_candidates=0,
                                                  textline_enabled=False, reseg_enabled=False))
     reads = reader.read(photo.bgr())
     assert counting.calls == batches
@@ -99,12 +102,13 @@ def test_fine_binarization_runs_only_when_no_read_is_confident(random_classifier
 
 
 def test_fine_reads_are_discounted_against_direct_ones(random_classifier):
-    """The lines the fine stage adds keep fine_factor of their confidence; the direct ones keep theirs."""
+    """The lines the second look adds keep second_look_factor of their confidence; the direct ones keep
+    theirs."""
     image = dev_photos("us", every=9)[0].bgr()
 
     def confidences(factor: float) -> list[float]:
-        params = Params(min_confidence=0.0, fine_trigger=1.0, fine_factor=factor, band_candidates=0,
-                        textline_enabled=False, reseg_enabled=False)
+        params = Params(min_confidence=0.0, second_look_trigger=1.0, second_look_factor=factor,
+                        band_candidates=0, textline_enabled=False, reseg_enabled=False)
         reader = PlateReader(random_classifier, region="us", params=params)
         return [h.reading.confidence for h in reader.line_reads(image)]
 
@@ -157,6 +161,12 @@ def test_unknown_region_and_parameters_are_refused(random_classifier):
         Params.from_dict({"work_max_sid": 10})
     with pytest.raises(ValueError, match="min_chars"):
         Params.from_dict({"min_chars": 9, "max_chars": 5})
+    with pytest.raises(ValueError, match="second_look_methods"):
+        Params.from_dict({"second_look_methods": ["fine", "sharp"]})
+    with pytest.raises(ValueError, match="clahe_tiles_x"):
+        Params.from_dict({"clahe_tiles_x": 0})
+    with pytest.raises(ValueError, match="second_look_factor"):
+        Params.from_dict({"second_look_factor": 1.5})
 
 
 def test_debug_dir_gets_the_step_images(random_classifier, tmp_path):
