@@ -237,14 +237,18 @@ class PlateReader:
         """Mean of blue minus the larger of green and red inside each character box, frame pixels."""
         out = []
         H, W = image.shape[:2]
-        for x, y, w, hh in h.seg.boxes:
-            X, Y, BW, BH = h.crop.map_box(x, y, w, hh)
-            patch = image[max(0, Y) : min(H, Y + BH), max(0, X) : min(W, X + BW)]
+        # every box's corners mapped to the frame at once (mean(b - max(g, r)) = mean(b) - mean(max(g, r)))
+        corners = np.array([[(x, y), (x + w, y), (x, y + hh), (x + w, y + hh)] for x, y, w, hh in h.seg.boxes],
+                           np.float64)
+        frame = h.crop.map_points(corners.reshape(-1, 2)).reshape(-1, 4, 2)
+        lo, hi = frame.min(axis=1), frame.max(axis=1)
+        starts, sizes = np.rint(lo).astype(int), np.rint(hi - lo).astype(int)  # as PlateCrop.map_box rounds
+        for (x0, y0), (bw, bh) in zip(starts.tolist(), sizes.tolist()):
+            patch = image[max(0, y0) : min(H, y0 + bh), max(0, x0) : min(W, x0 + bw)]
             if patch.size == 0:
                 out.append(0.0)
                 continue
-            b, g, r = (patch[..., k].astype(np.int16) for k in range(3))
-            out.append(float((b - np.maximum(g, r)).mean()))
+            out.append(cv2.mean(patch[..., 0])[0] - cv2.mean(np.maximum(patch[..., 1], patch[..., 2]))[0])
         return out
 
     def recognize(self, hyps: list[Hypothesis]) -> None:
