@@ -151,6 +151,15 @@ def component_stats(binary: np.ndarray) -> np.ndarray:
     return cv2.connectedComponentsWithStats(binary, connectivity=8, ltype=ltype)[2]
 
 
+def char_shaped(w: np.ndarray, h: np.ndarray, area: np.ndarray, params: Params) -> np.ndarray:
+    """Which boxes (widths, heights, ink areas) have a character's aspect and ink fill (thin ones, a 1
+    or an I, may fill their box)."""
+    aspect = w / np.maximum(h, 1.0)
+    fill = area / np.maximum(w * h, 1.0)
+    return ((params.char_min_aspect <= aspect) & (aspect <= params.char_max_aspect)
+            & (((params.char_min_fill <= fill) & (fill <= params.char_max_fill)) | (aspect <= 0.3)))
+
+
 def char_blobs(binary: np.ndarray, params: Params) -> list[tuple[int, int, int, int]]:
     """Boxes of connected components whose size and shape could be a character."""
     H = binary.shape[0]
@@ -160,25 +169,15 @@ def char_blobs(binary: np.ndarray, params: Params) -> list[tuple[int, int, int, 
     x, y, w, h, area = (stats[:, k].astype(np.float64) for k in range(5))
     sized = (h >= min_h) & (h <= max_h) & (w <= params.split_max_aspect * h)
     wide = sized & (w > params.split_min_aspect * h)
-    whole = sized & ~wide
-    # the shape tests of whole blobs at once; split parts, few, go through the same test one by one
-    aspect = w / np.maximum(h, 1.0)
-    fill = area / np.maximum(w * h, 1.0)
-    shaped = (params.char_min_aspect <= aspect) & (aspect <= params.char_max_aspect) & (
-        ((params.char_min_fill <= fill) & (fill <= params.char_max_fill)) | (aspect <= 0.3))
-    out: list[tuple[int, int, int, int]] = [tuple(r) for r in stats[whole & shaped, :4].tolist()]
-    for i in np.flatnonzero(wide):
-        xi, yi, wi, hi_ = (int(v) for v in stats[i, :4])
-        for px, py, pw, ph in split_wide(binary, (xi, yi, wi, hi_), hi_, params):
-            if ph < min_h:
-                continue
-            aspect_p = pw / ph
-            if not params.char_min_aspect <= aspect_p <= params.char_max_aspect:
-                continue
-            fill_p = np.count_nonzero(binary[py : py + ph, px : px + pw]) / float(pw * ph)
-            if not params.char_min_fill <= fill_p <= params.char_max_fill and aspect_p > 0.3:
-                continue
-            out.append((px, py, pw, ph))
+    whole = sized & ~wide & char_shaped(w, h, area, params)
+    out: list[tuple[int, int, int, int]] = [tuple(r) for r in stats[whole, :4].tolist()]
+    parts = [part for i in np.flatnonzero(wide)
+             for part in split_wide(binary, tuple(int(v) for v in stats[i, :4]), int(stats[i, 3]), params)]
+    if parts:
+        pw, ph = (np.array([p[k] for p in parts], np.float64) for k in (2, 3))
+        pa = np.array([np.count_nonzero(binary[py : py + hh, px : px + ww]) for px, py, ww, hh in parts], np.float64)
+        keep = (ph >= min_h) & char_shaped(pw, ph, pa, params)
+        out += [part for part, k in zip(parts, keep) if k]
     return out
 
 
