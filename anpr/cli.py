@@ -110,18 +110,12 @@ def cmd_read(args: argparse.Namespace) -> int:
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
-    from .evaluate import evaluate, format_table, write_json
+    from .evaluate import evaluate, format_table, readers_by_region, write_json
 
     if not args.dir.is_dir():
         raise UsageError(f"{args.dir}: not a directory (expected REGION/NAME.jpg + NAME.txt)")
     classifier = load_classifier(args.weights)
-    readers: dict[str, PlateReader] = {}
-
-    def reader_for(region: str) -> PlateReader:
-        if region not in readers:
-            readers[region] = PlateReader(classifier, region=region)
-        return readers[region]
-
+    reader_for = readers_by_region(classifier)
     def progress(i: int, n: int, res) -> None:
         if sys.stderr.isatty():
             print(f"\r{i}/{n}", end="", file=sys.stderr, flush=True)

@@ -142,6 +142,19 @@ def summarize(results: list[Result]) -> dict:
     }
 
 
+def readers_by_region(classifier):
+    """A `reader_for_region` for `evaluate`: one PlateReader per region, built when first asked for,
+    all sharing `classifier` (the CNN is loaded once)."""
+    readers: dict[str, PlateReader] = {}
+
+    def reader_for(region: str) -> PlateReader:
+        if region not in readers:
+            readers[region] = PlateReader(classifier, region=region)
+        return readers[region]
+
+    return reader_for
+
+
 def evaluate(root: Path, reader_for_region, region: str | None = None, save_failures: Path | None = None,
              progress=None) -> dict:
     """Run the pipeline over `root`; returns {"regions": {...}, "overall": {...}, "results": [...]}."""

@@ -25,9 +25,9 @@ import numpy as np  # noqa: E402
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from anpr.evaluate import evaluate, find_samples  # noqa: E402
+from anpr.evaluate import evaluate, find_samples, readers_by_region  # noqa: E402
 from anpr.imageio import load_image  # noqa: E402
-from anpr.pipeline import PlateReader, load_default_classifier  # noqa: E402
+from anpr.pipeline import load_default_classifier  # noqa: E402
 from benchmarks import DEV_PHOTOS, write_figures  # noqa: E402
 
 Change = Callable[[np.ndarray], np.ndarray]
@@ -71,13 +71,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{args.dir}: no such folder (the dev photos live in ../shared/data)", file=sys.stderr)
         return 2
     classifier = load_default_classifier()
-    readers: dict[str, PlateReader] = {}
-
-    def reader_for(region: str) -> PlateReader:
-        if region not in readers:
-            readers[region] = PlateReader(classifier, region=region)
-        return readers[region]
-
+    reader_for = readers_by_region(classifier)
     figures: dict[str, dict] = {}
     print(f"{'variant':<22} {'br':>6} {'eu':>6} {'us':>6} {'overall':>8}")
     with tempfile.TemporaryDirectory(prefix="anpr-robustness-") as tmp:
