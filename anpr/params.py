@@ -338,18 +338,19 @@ class Params:
                 raise ValueError(f"pipeline parameter {key}={value} must not be negative")
         if not 0 < self.work_min_side <= self.work_max_side:
             raise ValueError(f"need 0 < work_min_side ({self.work_min_side}) <= work_max_side ({self.work_max_side})")
-        for key in ("first_pass_methods", "refine_methods"):
+        # the binarizations each stage may use (segment.binarize); only the second look may have none
+        for key, allowed, may_be_empty in (
+                ("first_pass_methods", ("adaptive", "otsu"), False),
+                ("refine_methods", ("adaptive", "otsu"), False),
+                ("rescue_methods", ("fine", "closed", "otsu", "adaptive"), False),
+                ("second_look_methods", ("fine", "closed", "clahe", "otsu", "adaptive"), True)):
             methods = getattr(self, key)
-            if not methods or any(m not in ("adaptive", "otsu") for m in methods):
-                raise ValueError(f"{key}={methods!r}: use 'adaptive' and/or 'otsu'")
-        if any(m not in ("fine", "closed", "clahe", "otsu", "adaptive") for m in self.second_look_methods):
-            raise ValueError(f"second_look_methods={self.second_look_methods!r}: use 'fine', 'closed', 'clahe', "
-                             "'otsu' and/or 'adaptive'")
+            if (not methods and not may_be_empty) or any(m not in allowed for m in methods):
+                names = ", ".join(repr(m) for m in allowed[:-1])
+                raise ValueError(f"{key}={methods!r}: use {names} and/or {allowed[-1]!r}")
         if self.clahe_clip <= 0 or self.clahe_tiles_x < 1 or self.clahe_tiles_y < 1:
             raise ValueError(f"clahe_clip={self.clahe_clip}, clahe_tiles_x={self.clahe_tiles_x}, "
                              f"clahe_tiles_y={self.clahe_tiles_y}: need a positive clip and at least one tile each way")
-        if not self.rescue_methods or any(m not in ("fine", "closed", "otsu", "adaptive") for m in self.rescue_methods):
-            raise ValueError(f"rescue_methods={self.rescue_methods!r}: use 'fine', 'closed', 'otsu' and/or 'adaptive'")
         if not self.char_pad_fracs:
             raise ValueError("char_pad_fracs needs at least one padding")
         if self.reject_mode not in ("all", "ends", "ignore"):
