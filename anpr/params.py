@@ -243,11 +243,8 @@ class Params:
     max_plates: int = 4
     # region format rescoring: a confusable alternative replaces the CNN's choice when the format
     # wants it and its probability is at least this fraction of the CNN's top probability (0: the
-    # format always decides within a look-alike pair; formats compete on the probabilities they keep).
-    # The CNN's twin probabilities are calibrated (O/0 and I/1 share their mass), so a partner under a
-    # tenth is a real glyph of the other kind: a US vanity or out-of-list layout (N2427E) that a format
-    # would turn into NZ4Z7E
-    format_swap_ratio: float = 0.1
+    # format always decides within a look-alike pair; formats compete on the probabilities they keep)
+    format_swap_ratio: float = 0.0
     # ... but a format may cost the CNN's reading at most this much in all (nats: the log of the
     # probability ratio, summed over the characters it swaps; 8 = a factor of about 3000): beyond
     # that the CNN read something no format has (a sign, a vanity plate) and keeps its characters

@@ -97,9 +97,8 @@ def test_letter_slots_get_letters_back():
 
 def test_no_swap_when_the_cnn_gives_the_partner_too_little_weight():
     pos = sure("ABC") + [{"O": 0.999, "0": 0.0005}] + sure("123")
-    # ratio 0: the format decides the pair whatever the CNN gave the partner
-    assert decode(probs_for(pos), CLASSES, "br", Params(format_swap_ratio=0.0)).text == "ABC0123"
-    out = decode(probs_for(pos), CLASSES, "br")  # default: a partner under a tenth is not taken
+    assert decode(probs_for(pos), CLASSES, "br").text == "ABC0123"  # default: the format decides the pair
+    out = decode(probs_for(pos), CLASSES, "br", Params(format_swap_ratio=0.01))
     assert out.text == "ABCO123"  # left as read, marked as not fitting, confidence lowered
     assert not out.fits_format
     assert out.confidence < 0.999
@@ -178,14 +177,9 @@ def test_a_format_does_not_overrule_a_cnn_that_is_sure():
     # look-alike swaps is LLDLDL, by turning two 2s into Zs
     doubtful = sure("N") + [{"2": 0.85, "Z": 0.13}] + sure("4") + [{"2": 0.85, "Z": 0.13}] + sure("7E")
     assert decode(probs_for(doubtful), CLASSES, "us").text == "NZ4Z7E"
-    # each Z under a tenth of its 2 (format_swap_ratio): no swap, the CNN's reading stands
-    firm = sure("N") + [{"2": 0.92, "Z": 0.08}] + sure("4") + [{"2": 0.92, "Z": 0.08}] + sure("7E")
-    out = decode(probs_for(firm), CLASSES, "us")
-    assert (out.text, out.fits_format) == ("N2427E", False)
-    assert decode(probs_for(firm), CLASSES, "us", Params(format_swap_ratio=0.0)).text == "NZ4Z7E"
-    # without that per-character limit, the swaps' total cost is capped: with the 2s read at 0.97
-    # against 0.001 they would cost about 2 x 6.9 nats, over format_max_cost
+    # with the 2s read at 0.97 against 0.001 the swaps would cost about 2 x 6.9 nats, over
+    # format_max_cost: the CNN's reading stands, as one that fits no format
     sure_2 = sure("N") + [{"2": 0.97, "Z": 0.001}] + sure("4") + [{"2": 0.97, "Z": 0.001}] + sure("7E")
-    out = decode(probs_for(sure_2), CLASSES, "us", Params(format_swap_ratio=0.0))
+    out = decode(probs_for(sure_2), CLASSES, "us")
     assert (out.text, out.fits_format) == ("N2427E", False)
-    assert decode(probs_for(sure_2), CLASSES, "us", Params(format_swap_ratio=0.0, format_max_cost=20.0)).text == "NZ4Z7E"
+    assert decode(probs_for(sure_2), CLASSES, "us", Params(format_max_cost=20.0)).text == "NZ4Z7E"
