@@ -3,7 +3,10 @@
 Training and inference must frame characters identically, so every source (MNIST digits, real plate
 crops, font sheets, synthetic glyphs, and the segmenter's output on a live frame) goes through
 `normalize_char`: ink bright on black, contrast stretched, the ink's bounding box fitted into a
-20x20 box (aspect kept) and centred in a 28x28 square, as MNIST frames its digits.
+20x20 box (aspect kept) and centred in a 28x28 square, as MNIST frames its digits. The pipeline
+finds the ink box at a lower threshold (`Params.char_ink_threshold`), on crops it has already masked
+to the character's own ink (`segment.masked_char_crop`): a blurred character's thin stroke then stays
+in the frame, while shading beside it, which the lower threshold would take for ink, is gone.
 """
 from __future__ import annotations
 
@@ -46,11 +49,13 @@ def percentiles(values: np.ndarray, low: float, high: float) -> tuple[float, flo
     return float(part[i_lo]), float(part[i_hi])
 
 
-def normalize_char(crop: np.ndarray, ink_dark: bool = True, size: int = INPUT_SIZE) -> np.ndarray:
+def normalize_char(crop: np.ndarray, ink_dark: bool = True, size: int = INPUT_SIZE,
+                   ink_threshold: float = INK_THRESHOLD) -> np.ndarray:
     """Return a (size, size) float32 image with the character's ink bright on a black background.
 
     `ink_dark` says the character is darker than its background (most plates); pass False for
-    light-on-dark characters (MNIST, some plates). An empty or flat crop gives an all-black image.
+    light-on-dark characters (MNIST, some plates). The ink box is where the stretched crop exceeds
+    `ink_threshold`. An empty or flat crop gives an all-black image.
     """
     gray = to_gray_float(crop)
     out = np.zeros((size, size), np.float32)
@@ -62,7 +67,7 @@ def normalize_char(crop: np.ndarray, ink_dark: bool = True, size: int = INPUT_SI
     if hi - lo < 1e-3:
         return out
     g = np.clip((gray - lo) / (hi - lo), 0.0, 1.0)
-    ys, xs = np.nonzero(g > INK_THRESHOLD)
+    ys, xs = np.nonzero(g > ink_threshold)
     if ys.size == 0:
         return out
     g = g[ys.min() : ys.max() + 1, xs.min() : xs.max() + 1]
@@ -77,9 +82,10 @@ def normalize_char(crop: np.ndarray, ink_dark: bool = True, size: int = INPUT_SI
     return out
 
 
-def normalize_chars(crops: Iterable[np.ndarray], ink_dark: bool = True, size: int = INPUT_SIZE) -> np.ndarray:
+def normalize_chars(crops: Iterable[np.ndarray], ink_dark: bool = True, size: int = INPUT_SIZE,
+                    ink_threshold: float = INK_THRESHOLD) -> np.ndarray:
     """Stack `normalize_char` over many crops: (N, size, size) float32."""
-    arrays = [normalize_char(c, ink_dark, size) for c in crops]
+    arrays = [normalize_char(c, ink_dark, size, ink_threshold) for c in crops]
     if not arrays:
         return np.zeros((0, size, size), np.float32)
     return np.stack(arrays)

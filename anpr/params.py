@@ -139,6 +139,13 @@ class Params:
     # paddings around a character crop (fractions of its height); the CNN reads every character once
     # per padding and the probabilities are averaged (more than one: a cheap test-time ensemble)
     char_pad_fracs: tuple[float, ...] = (0.04,)
+    # the CNN sees only a character's own ink: pixels farther than char_mask_dilate of its height from
+    # the box's binary ink are set to the crop's background (0: off; segment.masked_char_crop), and the
+    # ink box that normalize_char frames is where the stretched crop exceeds char_ink_threshold (the
+    # training crops use charcrop.INK_THRESHOLD, 0.5; with the shading masked away, a lower one keeps
+    # a blurred P's thin stem, which alone would leave its bowl to read as a D)
+    char_mask_dilate: float = 0.15
+    char_ink_threshold: float = 0.4
     # each character is cropped over the rows the line's characters share (at least): a character
     # broken in the binary image is read whole
     crop_full_height: bool = True
@@ -362,6 +369,8 @@ class Params:
         for key in ("band_row_fill", "narrow_end_width_quantile"):
             if not 0 < getattr(self, key) <= 1.0:
                 raise ValueError(f"{key}={getattr(self, key)} must be in (0, 1]")
+        if not 0 < self.char_ink_threshold < 1:
+            raise ValueError(f"char_ink_threshold={self.char_ink_threshold} must be between 0 and 1 (exclusive)")
         for key in ("swap_factor", "other_swap_factor", "rare_char_factor", "second_look_factor"):
             if getattr(self, key) > 1.0:
                 raise ValueError(f"{key}={getattr(self, key)} must be at most 1")

@@ -26,8 +26,8 @@ from .rectify import PlateCrop, crop_candidate, deskew_angle, rewarp
 from .regions import formats_for
 from .resegment import resegment
 from .network import REJECT, character_columns
-from .segment import (Segmentation, border_bar, char_crop, extend_ends, fill_gaps, ink_contrast, line_gaps,
-                      line_ratio, middle, segment, widen_narrow_ends)
+from .segment import (Segmentation, border_bar, extend_ends, fill_gaps, ink_contrast, line_gaps, line_ratio,
+                      masked_char_crop, middle, segment, widen_narrow_ends)
 
 
 @dataclass
@@ -274,7 +274,8 @@ class PlateReader:
                 if (id(h.crop), box) not in contrast:
                     contrast[(id(h.crop), box)] = ink_contrast(h.crop.gray, box)
                 for f in fs:
-                    key = (id(h.crop), h.seg.ink_dark, box, f)
+                    # the crop is masked to its line's binary ink: same box, other binary, other crop
+                    key = (id(h.crop), h.seg.ink_dark, id(h.seg.binary), box, f)
                     if key not in index:
                         index[key] = len(polarity)
                         polarity.append(h.seg.ink_dark)
@@ -287,14 +288,15 @@ class PlateReader:
             idx = [i for i, pol in enumerate(polarity) if pol == ink_dark]
             if idx:
                 for k in range(len(pads)):
-                    chars[k, idx] = normalize_chars([crops[k][i] for i in idx], ink_dark=ink_dark, size=size)
+                    chars[k, idx] = normalize_chars([crops[k][i] for i in idx], ink_dark=ink_dark, size=size,
+                                                    ink_threshold=self.params.char_ink_threshold)
         allp = self.read_chars(chars.reshape(-1, *chars.shape[2:]))
         # each character was read once per padding: average its probabilities over the views
         probs = allp.reshape(len(pads), len(polarity), -1).mean(axis=0)
         classes = self.classifier.classes
         for h, fs in zip(hyps, views):
-            p_line = np.mean([probs[[index[(id(h.crop), h.seg.ink_dark, box, f)] for box in h.seg.boxes]]
-                              for f in fs], axis=0)
+            keys = [[(id(h.crop), h.seg.ink_dark, id(h.seg.binary), box, f) for box in h.seg.boxes] for f in fs]
+            p_line = np.mean([probs[[index[k] for k in row]] for row in keys], axis=0)
             self.read_line(h, p_line, classes, [contrast[(id(h.crop), box)] for box in h.seg.boxes])
 
     def crop_rows(self, h: Hypothesis) -> tuple[int, int] | None:
@@ -304,8 +306,9 @@ class PlateReader:
     def cut_char(self, h: Hypothesis, box: tuple[int, int, int, int], rows: tuple[int, int] | None,
                  pad: float, factor: float) -> np.ndarray:
         """The gray crop the CNN reads for one character box of a line (grown to the line's `rows`,
-        padded by `pad`, widened by `factor`)."""
-        return stretched(char_crop(h.crop.gray, full_height(box, rows, self.params.full_height_below), pad), factor)
+        padded by `pad`, masked to the line's binary ink, widened by `factor`)."""
+        grown = full_height(box, rows, self.params.full_height_below)
+        return stretched(masked_char_crop(h.crop.gray, h.seg.binary, grown, pad, self.params.char_mask_dilate), factor)
 
     def char_images(self, h: Hypothesis) -> list[np.ndarray]:
         """A line's character crops as `recognize` cuts them (first padding, the line's font stretch),

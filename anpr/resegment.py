@@ -102,7 +102,7 @@ def resegment(gray: np.ndarray, binary: np.ndarray, boxes: list[Box], ink_dark: 
                     crops.append(gray[max(0, py - pad) : min(H, py + ph + pad), px : px + pw])
     if all(len(c) == 1 for c in options.values()):
         return None
-    probs = read(normalize_chars(crops, ink_dark=ink_dark, size=size))
+    probs = read(normalize_chars(crops, ink_dark=ink_dark, size=size, ink_threshold=params.char_ink_threshold))
     best_real = probs[:, character_columns(classes)].max(axis=1)
 
     def score(pieces: list[Box]) -> float:

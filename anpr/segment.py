@@ -444,6 +444,32 @@ def char_crop(gray: np.ndarray, box: tuple[int, int, int, int], pad_frac: float)
     return gray[max(0, y - pad) : min(H, y + h + pad), max(0, x - pad) : min(W, x + w + pad)]
 
 
+def masked_char_crop(gray: np.ndarray, binary: np.ndarray | None, box: tuple[int, int, int, int], pad_frac: float,
+                     dilate: float) -> np.ndarray:
+    """`char_crop` with every pixel farther than `dilate` of the box's height from the binary ink
+    inside the box set to the crop's background (the median of those pixels). Plate shading, the
+    frame or a neighbour's edge beside a character would otherwise pass for ink (a P read as D, an 8
+    with a shadowed side as B). Unmasked when `dilate` is 0, without a binary or without ink in the box."""
+    crop = char_crop(gray, box, pad_frac)
+    if dilate <= 0 or binary is None or crop.size == 0:
+        return crop
+    x, y, w, h = box
+    pad = int(round(pad_frac * h))
+    y0, x0 = max(0, y - pad), max(0, x - pad)
+    mask = np.zeros(crop.shape, np.uint8)
+    # the box's ink, in crop coordinates (the padding around it starts masked)
+    ya, xa = max(0, y) - y0, max(0, x) - x0
+    mask[ya : ya + h, xa : xa + w] = binary[max(0, y) : y + h, max(0, x) : x + w]
+    k = max(1, int(round(dilate * h)))
+    mask = cv2.dilate(mask, cv2.getStructuringElement(cv2.MORPH_RECT, (2 * k + 1, 2 * k + 1)))
+    background = crop[mask == 0]
+    if background.size == 0 or background.size == crop.size:
+        return crop
+    out = np.full_like(crop, np.partition(background, background.size // 2)[background.size // 2])
+    cv2.copyTo(crop, mask, out)
+    return out
+
+
 def ink_contrast(gray: np.ndarray, box: tuple[int, int, int, int]) -> float:
     """Spread of the gray levels in a box (5th to 95th percentile): a character's ink against its
     background; a patch of plate texture beside the characters has little."""

@@ -38,3 +38,19 @@ def test_colour_and_16_bit_inputs():
     a = normalize_char(crop)
     b = normalize_char((crop[:, :, 0].astype(np.uint16) * 257))
     assert np.allclose(a, b, atol=1e-3)
+
+
+def test_a_lower_ink_threshold_keeps_a_pale_stroke_in_the_frame():
+    # a pale P: a dark bowl on top, its stem much paler below the bowl (blur thins a stroke's ink)
+    crop = np.full((40, 24), 250, np.uint8)
+    crop[4:36, 6:10] = 205  # the stem, top to bottom: 0.45 of the bowl's contrast
+    crop[4:22, 6:20] = 150  # the bowl
+    def bottom_row_width(threshold: float) -> int:
+        out = normalize_char(crop, ink_threshold=threshold)
+        ys, _ = np.nonzero(out > 0.3)
+        return int(np.count_nonzero(out[ys.max()] > 0.3))
+
+    # at 0.5 the ink box is the bowl alone, which fills the frame (a D, to the CNN); at 0.4 it reaches
+    # down to the stem's foot
+    assert bottom_row_width(0.5) >= 12
+    assert bottom_row_width(0.4) <= 4

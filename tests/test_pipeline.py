@@ -167,6 +167,8 @@ def test_unknown_region_and_parameters_are_refused(random_classifier):
         Params.from_dict({"clahe_tiles_x": 0})
     with pytest.raises(ValueError, match="second_look_factor"):
         Params.from_dict({"second_look_factor": 1.5})
+    with pytest.raises(ValueError, match="char_ink_threshold"):
+        Params.from_dict({"char_ink_threshold": 1.0})
 
 
 def test_debug_dir_gets_the_step_images(random_classifier, tmp_path):

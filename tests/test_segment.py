@@ -7,7 +7,7 @@ import pytest
 
 from anpr.params import Params
 from anpr.rectify import crop_candidate, deskew_angle, warp_rect
-from anpr.segment import best_line, char_crops, clear_lines, line_ratio, segment
+from anpr.segment import best_line, char_crop, char_crops, clear_lines, line_ratio, masked_char_crop, segment
 from tests.pipeline_data import dev_photos
 
 # measured 37/47 (0.79) of crops from the true box segment into exactly the plate's characters
@@ -291,3 +291,23 @@ def test_dim_plates_keep_their_lines_after_a_contrast_equalization():
         lost += 1
         found += any(len(s.boxes) >= len(photo.plate) - 1 for s in segment(gray, params, methods=("clahe",)))
     assert lost >= 10 and found >= lost / 3, f"{found}/{lost}"
+
+
+def test_a_masked_crop_keeps_the_characters_ink_and_flattens_the_rest():
+    gray = np.full((40, 60), 240, np.uint8)
+    binary = np.zeros_like(gray)
+    gray[5:35, 20:24] = binary[5:35, 20:24] = 40  # the character's stroke, in the binary image
+    gray[5:35, 34:36] = 200  # shading inside the box that the binary image does not hold
+    gray[5:35, 36] = binary[5:35, 36] = 40  # a neighbour's edge in the padding, outside the box
+    binary[binary > 0] = 255
+    box = (18, 5, 18, 30)
+    plain = char_crop(gray, box, 0.04)
+    masked = masked_char_crop(gray, binary, box, 0.04, 0.15)
+    assert masked.shape == plain.shape == (32, 20)  # 1 px of padding each way
+    x0 = 17
+    k = round(0.15 * 30)
+    near = slice(20 - k - x0, 24 + k - x0)
+    assert np.array_equal(masked[:, near], plain[:, near])  # the stroke and what lies around it
+    assert np.all(masked[:, 34 - x0:] == 240)  # the shading and the neighbour's edge: background
+    assert np.array_equal(masked_char_crop(gray, binary, box, 0.04, 0.0), plain)  # 0: off
+    assert np.array_equal(masked_char_crop(gray, None, box, 0.04, 0.15), plain)
