@@ -273,14 +273,16 @@ class PlateReader:
             for box in h.seg.boxes:
                 if (id(h.crop), box) not in contrast:
                     contrast[(id(h.crop), box)] = ink_contrast(h.crop.gray, box)
+                unstretched: list[np.ndarray] = []  # cut (and masked) once for both views
                 for f in fs:
                     # the crop is masked to its line's binary ink: same box, other binary, other crop
                     key = (id(h.crop), h.seg.ink_dark, id(h.seg.binary), box, f)
                     if key not in index:
                         index[key] = len(polarity)
                         polarity.append(h.seg.ink_dark)
-                        for k, pad in enumerate(pads):
-                            crops[k].append(self.cut_char(h, box, rows, pad, f))
+                        unstretched = unstretched or [self.cut_char(h, box, rows, pad) for pad in pads]
+                        for k in range(len(pads)):
+                            crops[k].append(stretched(unstretched[k], f))
         # normalize per polarity, keep the unique characters' order
         size = self.classifier_input_size()
         chars = np.zeros((len(pads), len(polarity), size, size), np.float32)
@@ -304,18 +306,18 @@ class PlateReader:
         return line_rows(h.seg.boxes) if self.params.crop_full_height else None
 
     def cut_char(self, h: Hypothesis, box: tuple[int, int, int, int], rows: tuple[int, int] | None,
-                 pad: float, factor: float) -> np.ndarray:
+                 pad: float) -> np.ndarray:
         """The gray crop the CNN reads for one character box of a line (grown to the line's `rows`,
-        padded by `pad`, masked to the line's binary ink, widened by `factor`)."""
+        padded by `pad`, masked to the line's binary ink), before the line's font stretch."""
         grown = full_height(box, rows, self.params.full_height_below)
-        return stretched(masked_char_crop(h.crop.gray, h.seg.binary, grown, pad, self.params.char_mask_dilate), factor)
+        return masked_char_crop(h.crop.gray, h.seg.binary, grown, pad, self.params.char_mask_dilate)
 
     def char_images(self, h: Hypothesis) -> list[np.ndarray]:
         """A line's character crops as `recognize` cuts them (first padding, the line's font stretch),
         in the line's own polarity: what a character training set built from plate photos should hold."""
         rows = self.crop_rows(h)
         f = font_stretch(h.seg.boxes, self.params)
-        return [self.cut_char(h, box, rows, self.params.char_pad_fracs[0], f) for box in h.seg.boxes]
+        return [stretched(self.cut_char(h, box, rows, self.params.char_pad_fracs[0]), f) for box in h.seg.boxes]
 
     def classifier_input_size(self) -> int:
         """Side of the CNN's square input (INPUT_SIZE unless the model says otherwise)."""

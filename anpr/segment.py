@@ -11,6 +11,7 @@ alignment tests and drop out. The best line of each polarity is a hypothesis for
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 import cv2
 import numpy as np
@@ -444,6 +445,12 @@ def char_crop(gray: np.ndarray, box: tuple[int, int, int, int], pad_frac: float)
     return gray[max(0, y - pad) : min(H, y + h + pad), max(0, x - pad) : min(W, x + w + pad)]
 
 
+@lru_cache(maxsize=32)
+def square(radius: int) -> np.ndarray:
+    """A square structuring element reaching `radius` pixels each way (cached: one per crop height)."""
+    return cv2.getStructuringElement(cv2.MORPH_RECT, (2 * radius + 1, 2 * radius + 1))
+
+
 def masked_char_crop(gray: np.ndarray, binary: np.ndarray | None, box: tuple[int, int, int, int], pad_frac: float,
                      dilate: float) -> np.ndarray:
     """`char_crop` with every pixel farther than `dilate` of the box's height from the binary ink
@@ -460,8 +467,7 @@ def masked_char_crop(gray: np.ndarray, binary: np.ndarray | None, box: tuple[int
     # the box's ink, in crop coordinates (the padding around it starts masked)
     ya, xa = max(0, y) - y0, max(0, x) - x0
     mask[ya : ya + h, xa : xa + w] = binary[max(0, y) : y + h, max(0, x) : x + w]
-    k = max(1, int(round(dilate * h)))
-    mask = cv2.dilate(mask, cv2.getStructuringElement(cv2.MORPH_RECT, (2 * k + 1, 2 * k + 1)))
+    mask = cv2.dilate(mask, square(max(1, int(round(dilate * h)))))
     background = crop[mask == 0]
     if background.size == 0 or background.size == crop.size:
         return crop
