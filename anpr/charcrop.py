@@ -21,7 +21,7 @@ INK_THRESHOLD = 0.5
 
 
 def to_gray_float(image: np.ndarray) -> np.ndarray:
-    """Grayscale float32 in [0, 1] from uint8/uint16/float, 1 or 3/4 channel (BGR) input."""
+    """Grayscale float32 in [0, 1] from uint8/uint16/float, 1 or 3/4 channel (BGR) input; always a new array."""
     img = np.asarray(image)
     if img.ndim == 3:
         if img.shape[2] == 4:
@@ -57,20 +57,24 @@ def normalize_char(crop: np.ndarray, ink_dark: bool = True, size: int = INPUT_SI
     light-on-dark characters (MNIST, some plates). The ink box is where the stretched crop exceeds
     `ink_threshold`. An empty or flat crop gives an all-black image.
     """
-    gray = to_gray_float(crop)
+    g = to_gray_float(crop)  # a new array: worked on in place below
     out = np.zeros((size, size), np.float32)
-    if gray.size == 0 or min(gray.shape) < 2:
+    if g.size == 0 or min(g.shape) < 2:
         return out
     if ink_dark:
-        gray = 1.0 - gray
-    lo, hi = percentiles(gray, 0.02, 0.98)
+        np.subtract(1.0, g, out=g)
+    lo, hi = percentiles(g, 0.02, 0.98)
     if hi - lo < 1e-3:
         return out
-    g = np.clip((gray - lo) / (hi - lo), 0.0, 1.0)
-    ys, xs = np.nonzero(g > ink_threshold)
-    if ys.size == 0:
+    np.subtract(g, lo, out=g)
+    np.divide(g, hi - lo, out=g)
+    np.clip(g, 0.0, 1.0, out=g)
+    ink = g > ink_threshold
+    rows = np.flatnonzero(ink.any(axis=1))
+    if rows.size == 0:
         return out
-    g = g[ys.min() : ys.max() + 1, xs.min() : xs.max() + 1]
+    cols = np.flatnonzero(ink.any(axis=0))
+    g = g[rows[0] : rows[-1] + 1, cols[0] : cols[-1] + 1]
     box = round(INK_BOX * size / INPUT_SIZE)
     h, w = g.shape
     scale = box / max(h, w)
