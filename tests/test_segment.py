@@ -7,7 +7,8 @@ import pytest
 
 from anpr.params import Params
 from anpr.rectify import crop_candidate, deskew_angle, warp_rect
-from anpr.segment import best_line, char_crop, char_crops, clear_lines, line_ratio, masked_char_crop, segment
+from anpr.segment import (best_line, char_crop, char_crops, clear_lines, line_opening, line_ratio, masked_char_crop,
+                          segment)
 from tests.pipeline_data import dev_photos
 
 # measured 37/47 (0.79) of crops from the true box segment into exactly the plate's characters
@@ -311,3 +312,16 @@ def test_a_masked_crop_keeps_the_characters_ink_and_flattens_the_rest():
     assert np.all(masked[:, 34 - x0:] == 240)  # the shading and the neighbour's edge: background
     assert np.array_equal(masked_char_crop(gray, binary, box, 0.04, 0.0), plain)  # 0: off
     assert np.array_equal(masked_char_crop(gray, None, box, 0.04, 0.15), plain)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_line_opening_matches_opencvs_morphological_opening(seed):
+    rng = np.random.default_rng(seed)
+    for _ in range(200):
+        h, w = int(rng.integers(1, 90)), int(rng.integers(1, 300))
+        binary = ((rng.random((h, w)) < rng.uniform(0.2, 0.95)) * 255).astype(np.uint8)
+        binary[int(rng.integers(0, h))] = 255  # a frame line through the image
+        length = int(rng.integers(3, 120))  # shorter and longer than the image
+        for axis, size in ((1, (length, 1)), (0, (1, length))):
+            kernel = cv2.getStructuringElement(cv2.MORPH_RECT, size)
+            assert np.array_equal(line_opening(binary, length, axis), cv2.morphologyEx(binary, cv2.MORPH_OPEN, kernel))
