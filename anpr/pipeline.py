@@ -268,6 +268,11 @@ class PlateReader:
         stretch = [font_stretch(h.seg.boxes, self.params) for h in hyps]
         mode = self.params.widen_mode
         views = [{f, 1.0} if mode == "average" else {f} for f in stretch]
+
+        def key(h: Hypothesis, box: tuple[int, int, int, int], f: float) -> tuple:
+            # the crop is masked to its line's binary ink: same box, other binary, other crop
+            return id(h.crop), h.seg.ink_dark, id(h.seg.binary), box, f
+
         for h, fs in zip(hyps, views):
             rows = self.crop_rows(h)
             for box in h.seg.boxes:
@@ -275,10 +280,9 @@ class PlateReader:
                     contrast[(id(h.crop), box)] = ink_contrast(h.crop.gray, box)
                 unstretched: list[np.ndarray] = []  # cut (and masked) once for both views
                 for f in fs:
-                    # the crop is masked to its line's binary ink: same box, other binary, other crop
-                    key = (id(h.crop), h.seg.ink_dark, id(h.seg.binary), box, f)
-                    if key not in index:
-                        index[key] = len(polarity)
+                    char = key(h, box, f)
+                    if char not in index:
+                        index[char] = len(polarity)
                         polarity.append(h.seg.ink_dark)
                         unstretched = unstretched or [self.cut_char(h, box, rows, pad) for pad in pads]
                         for k in range(len(pads)):
@@ -297,8 +301,7 @@ class PlateReader:
         probs = allp.reshape(len(pads), len(polarity), -1).mean(axis=0)
         classes = self.classifier.classes
         for h, fs in zip(hyps, views):
-            keys = [[(id(h.crop), h.seg.ink_dark, id(h.seg.binary), box, f) for box in h.seg.boxes] for f in fs]
-            p_line = np.mean([probs[[index[k] for k in row]] for row in keys], axis=0)
+            p_line = np.mean([probs[[index[key(h, box, f)] for box in h.seg.boxes]] for f in fs], axis=0)
             self.read_line(h, p_line, classes, [contrast[(id(h.crop), box)] for box in h.seg.boxes])
 
     def crop_rows(self, h: Hypothesis) -> tuple[int, int] | None:
