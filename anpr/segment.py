@@ -481,8 +481,9 @@ def masked_char_crop(gray: np.ndarray, binary: np.ndarray | None, box: tuple[int
                      dilate: float) -> np.ndarray:
     """`char_crop` with every pixel farther than `dilate` of the box's height from the binary ink
     inside the box set to the crop's background (the median of those pixels). Plate shading, the
-    frame or a neighbour's edge beside a character would otherwise pass for ink (a P read as D, an 8
-    with a shadowed side as B). Unmasked when `dilate` is 0, without a binary or without ink in the box."""
+    frame or a neighbour's edge beside a character would otherwise pass for ink (a pale P's shaded side
+    made it a D, a dash joined to a K made it a reject). Unmasked when `dilate` is 0, without a binary
+    or without ink in the box."""
     crop = char_crop(gray, box, pad_frac)
     if dilate <= 0 or binary is None or crop.size == 0:
         return crop
