@@ -502,6 +502,11 @@ class PlateReader:
             # with the frame's rows cleared
             hyps += self.read_hypotheses(gray, image, cands[: p.band_candidates], unread=unread,
                                          methods=("band",))
+        if p.sauvola_candidates and best_confidence(hyps) < p.sauvola_trigger:
+            # a dark, blurred or small plate whose strokes the fixed-margin threshold lost: the best
+            # candidates once more, with a threshold relative to the local contrast
+            hyps += self.read_hypotheses(gray, image, cands[: p.sauvola_candidates], unread=unread,
+                                         methods=("sauvola",))
         if p.reseg_enabled and best_confidence(hyps) < p.reseg_trigger:
             # still nothing confident: cut the best lines again by what the CNN reads in them
             for h in self.read_lines(self.resegmented(hyps + unread), image):

@@ -50,7 +50,8 @@ METHODS = ("adaptive", "otsu")
 # second look at unsure frames).
 # "band": adaptive with the frame's rows cleared (clear_frame_rows); only for plates read unsurely
 # "clahe": adaptive after a local contrast equalization (Params.clahe_*); only a second look at unsure frames
-ALL_METHODS = METHODS + ("fine", "closed", "clahe", "band")
+# "sauvola": a threshold relative to the local contrast (Params.sauvola_*); only a late look at unsure frames
+ALL_METHODS = METHODS + ("fine", "closed", "clahe", "band", "sauvola")
 
 
 def binarize(gray: np.ndarray, ink_dark: bool, method: str, params: Params) -> np.ndarray:
@@ -58,8 +59,8 @@ def binarize(gray: np.ndarray, ink_dark: bool, method: str, params: Params) -> n
     over a small block: a character separates from a frame pressed against it), `otsu` (global) or
     `closed` (Otsu, then vertical gaps of a few rows closed: the thin strokes of a faint, small
     character that the threshold broke into pieces join again), `clahe` (`adaptive` after a local
-    contrast equalization: a dark or washed-out plate) or `band` (thresholds as `adaptive`; its frame
-    rows are cleared after frame lines, in best_segmentation)."""
+    contrast equalization: a dark or washed-out plate), `band` (thresholds as `adaptive`; its frame
+    rows are cleared after frame lines, in best_segmentation) or `sauvola` (`sauvola`)."""
     mode = cv2.THRESH_BINARY_INV if ink_dark else cv2.THRESH_BINARY
     if method == "clahe":
         tiles = (params.clahe_tiles_x, params.clahe_tiles_y)
@@ -74,7 +75,24 @@ def binarize(gray: np.ndarray, ink_dark: bool, method: str, params: Params) -> n
         return cv2.adaptiveThreshold(gray, 255, cv2.ADAPTIVE_THRESH_MEAN_C, mode, block, params.adaptive_c)
     if method == "otsu":
         return cv2.threshold(gray, 0, 255, mode | cv2.THRESH_OTSU)[1]
+    if method == "sauvola":
+        return sauvola(gray, ink_dark, max(3, int(gray.shape[0] * params.adaptive_block_frac) | 1),
+                       params.sauvola_k, params.sauvola_range)
     raise ValueError(f"unknown binarization method {method!r}; use one of {ALL_METHODS}")
+
+
+def sauvola(gray: np.ndarray, ink_dark: bool, block: int, k: float, spread: float) -> np.ndarray:
+    """Sauvola's binarization (ink = 255): ink is darker than mean * (1 + k * (std / spread - 1)) over a
+    block x block window, so the margin below the mean shrinks with the local contrast. `adaptive`'s
+    fixed margin (adaptive_c gray levels) loses the strokes of a dark, blurred or low-contrast plate and
+    takes the noise of a bright, contrasty one for ink."""
+    g = gray.astype(np.float32)
+    if not ink_dark:
+        g = 255.0 - g
+    mean = cv2.boxFilter(g, cv2.CV_32F, (block, block), borderType=cv2.BORDER_REPLICATE)
+    square = cv2.sqrBoxFilter(g, cv2.CV_32F, (block, block), borderType=cv2.BORDER_REPLICATE)
+    std = np.sqrt(np.maximum(square - mean * mean, 0.0))
+    return cv2.compare(g, mean * (1.0 + k * (std / spread - 1.0)), cv2.CMP_LT)
 
 
 def clear_lines(binary: np.ndarray, params: Params, char_height: float | None = None) -> np.ndarray:

@@ -51,9 +51,9 @@ def test_gray_input_and_one_cnn_batch_per_frame(random_classifier):
     photo = dev_photos("eu", every=9)[0]
     counting = CountingClassifier(random_classifier)
     # the untrained model is never confident: keep the fine binarization, the text-line cue, the band
-    # binarization and the splitting out (tested below and in test_resegment.py)
+    # and Sauvola binarizations and the splitting out (tested below and in test_resegment.py)
     reader = PlateReader(counting, params=Params(second_look_candidates=0, textline_enabled=False,
-                                                 band_candidates=0, reseg_enabled=False))
+                                                 band_candidates=0, sauvola_candidates=0, reseg_enabled=False))
     reads_gray = reader.read(photo.gray())
     assert counting.calls == 1
     # the classifier attribute is swappable (the daemon replaces it on model reload)
@@ -70,7 +70,7 @@ def test_text_line_cue_runs_only_when_no_read_is_confident(random_classifier, tr
     photo = dev_photos("us", every=9)[0]
     counting = CountingClassifier(random_classifier)
     reader = PlateReader(counting, params=Params(textline_trigger=trigger, min_confidence=0.0, band_candidates=0,
-                                                 second_look_candidates=0, reseg_enabled=False))
+                                                 sauvola_candidates=0, second_look_candidates=0, reseg_enabled=False))
     reads = reader.read(photo.bgr())
     assert counting.calls == batches
     assert [r.confidence for r in reads] == sorted((r.confidence for r in reads), reverse=True)
@@ -83,6 +83,17 @@ def test_band_binarization_runs_only_when_no_read_is_confident(random_classifier
     # three candidates: on this photo the best one alone gives no line to read
     reader = PlateReader(counting, params=Params(band_trigger=trigger, band_candidates=3, min_confidence=0.0,
                                                  second_look_candidates=0, textline_enabled=False,
+                                                 sauvola_candidates=0, reseg_enabled=False))
+    reader.read(photo.bgr())
+    assert counting.calls == batches
+
+
+@pytest.mark.parametrize("trigger, batches", [(0.0, 1), (1.0, 2)])
+def test_sauvola_binarization_runs_only_when_no_read_is_confident(random_classifier, trigger, batches):
+    photo = dev_photos("us", every=9)[0]
+    counting = CountingClassifier(random_classifier)
+    reader = PlateReader(counting, params=Params(sauvola_trigger=trigger, min_confidence=0.0, band_candidates=0,
+                                                 second_look_candidates=0, textline_enabled=False,
                                                  reseg_enabled=False))
     reader.read(photo.bgr())
     assert counting.calls == batches
@@ -94,7 +105,7 @@ def test_second_look_runs_only_when_no_read_is_confident(random_classifier, trig
     photo = dev_photos("us", every=9)[0]
     counting = CountingClassifier(random_classifier)
     reader = PlateReader(counting, params=Params(second_look_trigger=trigger, second_look_methods=methods,
-                                                 min_confidence=0.0, band_candidates=0,
+                                                 min_confidence=0.0, band_candidates=0, sauvola_candidates=0,
                                                  textline_enabled=False, reseg_enabled=False))
     reads = reader.read(photo.bgr())
     assert counting.calls == batches
@@ -108,7 +119,7 @@ def test_fine_reads_are_discounted_against_direct_ones(random_classifier):
 
     def confidences(factor: float) -> list[float]:
         params = Params(min_confidence=0.0, second_look_trigger=1.0, second_look_factor=factor,
-                        band_candidates=0, textline_enabled=False, reseg_enabled=False)
+                        band_candidates=0, sauvola_candidates=0, textline_enabled=False, reseg_enabled=False)
         reader = PlateReader(random_classifier, region="us", params=params)
         return [h.reading.confidence for h in reader.line_reads(image)]
 
@@ -169,6 +180,8 @@ def test_unknown_region_and_parameters_are_refused(random_classifier):
         Params.from_dict({"second_look_factor": 1.5})
     with pytest.raises(ValueError, match="char_ink_threshold"):
         Params.from_dict({"char_ink_threshold": 1.0})
+    with pytest.raises(ValueError, match="sauvola_k"):
+        Params.from_dict({"sauvola_k": 1.0})
 
 
 def test_debug_dir_gets_the_step_images(random_classifier, tmp_path):
