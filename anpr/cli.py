@@ -116,6 +116,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
         raise UsageError(f"{args.dir}: not a directory (expected REGION/NAME.jpg + NAME.txt)")
     classifier = load_classifier(args.weights)
     reader_for = readers_by_region(classifier)
+
     def progress(i: int, n: int, res) -> None:
         if sys.stderr.isatty():
             print(f"\r{i}/{n}", end="", file=sys.stderr, flush=True)

@@ -76,25 +76,17 @@ def test_text_line_cue_runs_only_when_no_read_is_confident(random_classifier, tr
     assert [r.confidence for r in reads] == sorted((r.confidence for r in reads), reverse=True)
 
 
+@pytest.mark.parametrize("stage", ["band", "sauvola"])
 @pytest.mark.parametrize("trigger, batches", [(0.0, 1), (1.0, 2)])
-def test_band_binarization_runs_only_when_no_read_is_confident(random_classifier, trigger, batches):
+def test_late_binarizations_run_only_when_no_read_is_confident(random_classifier, stage, trigger, batches):
+    """The band and Sauvola binarizations each add one CNN batch, and only to an unsure frame."""
     photo = dev_photos("us", every=9)[0]
     counting = CountingClassifier(random_classifier)
     # three candidates: on this photo the best one alone gives no line to read
-    reader = PlateReader(counting, params=Params(band_trigger=trigger, band_candidates=3, min_confidence=0.0,
-                                                 second_look_candidates=0, textline_enabled=False,
-                                                 sauvola_candidates=0, reseg_enabled=False))
-    reader.read(photo.bgr())
-    assert counting.calls == batches
-
-
-@pytest.mark.parametrize("trigger, batches", [(0.0, 1), (1.0, 2)])
-def test_sauvola_binarization_runs_only_when_no_read_is_confident(random_classifier, trigger, batches):
-    photo = dev_photos("us", every=9)[0]
-    counting = CountingClassifier(random_classifier)
-    reader = PlateReader(counting, params=Params(sauvola_trigger=trigger, min_confidence=0.0, band_candidates=0,
-                                                 second_look_candidates=0, textline_enabled=False,
-                                                 reseg_enabled=False))
+    off = {"band_candidates": 0, "sauvola_candidates": 0}
+    on = {f"{stage}_trigger": trigger, f"{stage}_candidates": 3}
+    reader = PlateReader(counting, params=Params(**{**off, **on}, min_confidence=0.0, second_look_candidates=0,
+                                                 textline_enabled=False, reseg_enabled=False))
     reader.read(photo.bgr())
     assert counting.calls == batches
 
