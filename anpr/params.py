@@ -220,12 +220,12 @@ class Params:
     band_row_fill: float = 0.75
 
     # --- a late look: when still no read is at least sauvola_trigger confident, the sauvola_candidates
-    # best edge candidates are segmented again with Sauvola's threshold, relative to the local contrast
-    # (segment.sauvola over the adaptive block: ink darker than mean * (1 + sauvola_k * (std /
-    # sauvola_range - 1))): the strokes of dark, blurred or small plates that `adaptive`'s fixed margin
-    # loses. On the dev photos and their four changed copies: 890 -> 902 of 1185 reads (0.9: 910,
-    # always: 914, at +2.7 and +12 ms of the 1080p median; as a first-pass method: 886); at 0.7 the
-    # median does not move (sauvola_candidates 0: off)
+    # best edge candidates are segmented again with Sauvola's threshold (segment.sauvola over the
+    # adaptive block: ink darker than mean * (1 + sauvola_k * (std / sauvola_range - 1)), a margin wide
+    # in flat regions, narrow around strokes and smaller in dark regions): lines of dark, blurred or
+    # shaded plates that `adaptive`'s one margin breaks or merges. On the dev photos and their four
+    # changed copies: 890 -> 902 of 1185 reads (0.9: 910, always: 914, at +2.7 and +12 ms of the 1080p
+    # median; as a first-pass method: 886); at 0.7 the median does not move (sauvola_candidates 0: off)
     sauvola_candidates: int = 8
     sauvola_trigger: float = 0.7
     sauvola_k: float = 0.35

@@ -504,7 +504,7 @@ class PlateReader:
                                          methods=("band",))
         if p.sauvola_candidates and best_confidence(hyps) < p.sauvola_trigger:
             # a dark, blurred or small plate whose strokes the fixed-margin threshold lost: the best
-            # candidates once more, with a threshold relative to the local contrast
+            # candidates once more, with a margin below the local mean that follows its brightness and contrast
             hyps += self.read_hypotheses(gray, image, cands[: p.sauvola_candidates], unread=unread,
                                          methods=("sauvola",))
         if p.reseg_enabled and best_confidence(hyps) < p.reseg_trigger:

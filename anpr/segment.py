@@ -50,7 +50,8 @@ METHODS = ("adaptive", "otsu")
 # second look at unsure frames).
 # "band": adaptive with the frame's rows cleared (clear_frame_rows); only for plates read unsurely
 # "clahe": adaptive after a local contrast equalization (Params.clahe_*); only a second look at unsure frames
-# "sauvola": a threshold relative to the local contrast (Params.sauvola_*); only a late look at unsure frames
+# "sauvola": a margin that follows the local brightness and contrast (Params.sauvola_*); only a late look at
+# unsure frames
 ALL_METHODS = METHODS + ("fine", "closed", "clahe", "band", "sauvola")
 
 
@@ -60,7 +61,8 @@ def binarize(gray: np.ndarray, ink_dark: bool, method: str, params: Params) -> n
     `closed` (Otsu, then vertical gaps of a few rows closed: the thin strokes of a faint, small
     character that the threshold broke into pieces join again), `clahe` (`adaptive` after a local
     contrast equalization: a dark or washed-out plate), `band` (thresholds as `adaptive`; its frame
-    rows are cleared after frame lines, in best_segmentation) or `sauvola` (`sauvola`)."""
+    rows are cleared after frame lines, in best_segmentation) or `sauvola` (a margin below the local mean
+    that follows the local brightness and contrast: see `sauvola`)."""
     mode = cv2.THRESH_BINARY_INV if ink_dark else cv2.THRESH_BINARY
     if method == "clahe":
         tiles = (params.clahe_tiles_x, params.clahe_tiles_y)
@@ -83,9 +85,9 @@ def binarize(gray: np.ndarray, ink_dark: bool, method: str, params: Params) -> n
 
 def sauvola(gray: np.ndarray, ink_dark: bool, block: int, k: float, spread: float) -> np.ndarray:
     """Sauvola's binarization (ink = 255): ink is darker than mean * (1 + k * (std / spread - 1)) over a
-    block x block window, so the margin below the mean shrinks with the local contrast. `adaptive`'s
-    fixed margin (adaptive_c gray levels) loses the strokes of a dark, blurred or low-contrast plate and
-    takes the noise of a bright, contrasty one for ink."""
+    block x block window. Its margin below the local mean, k * mean * (1 - std / spread), is wide in
+    flat regions (shading and grain stay background), narrow around strokes, where the local contrast
+    is high, and smaller in dark regions; `adaptive` keeps one margin (adaptive_c gray levels) everywhere."""
     g = gray.astype(np.float32)
     if not ink_dark:
         g = 255.0 - g

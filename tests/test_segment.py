@@ -7,8 +7,8 @@ import pytest
 
 from anpr.params import Params
 from anpr.rectify import crop_candidate, deskew_angle, warp_rect
-from anpr.segment import (best_line, binarize, char_crop, char_crops, clear_lines, line_opening, line_ratio, masked_char_crop,
-                          segment)
+from anpr.segment import (best_line, binarize, char_crop, char_crops, clear_lines, line_opening, line_ratio,
+                          masked_char_crop, segment)
 from tests.pipeline_data import dev_photos
 
 # measured 37/47 (0.79) of crops from the true box segment into exactly the plate's characters
@@ -295,9 +295,10 @@ def test_dim_plates_keep_their_lines_after_a_contrast_equalization():
 
 
 def test_sauvola_finds_lines_of_darkened_plates_that_the_adaptive_threshold_loses():
-    # the photos' darker copy of `make robustness` (gamma 1.6): the adaptive threshold's fixed margin
-    # loses strokes in the darkened shadows; Sauvola's margin follows the local contrast (measured on
-    # this subset: 68 lines against 61, 15 of them plates the adaptive threshold does not segment)
+    # the photos' darker copy of `make robustness` (gamma 1.6): the adaptive threshold's one margin
+    # loses strokes in the darkened shadows; Sauvola's margin follows the local brightness and contrast
+    # (measured on this subset: 68 lines against 61, 15 of them plates the adaptive threshold does not
+    # segment)
     params = Params()
     darker = (255 * (np.arange(256) / 255.0) ** 1.6).astype(np.uint8)
     adaptive = sauvola = only_sauvola = 0
