@@ -71,15 +71,14 @@ def binarize(gray: np.ndarray, ink_dark: bool, method: str, params: Params) -> n
         rows = max(2, int(round(params.closed_gap_frac * gray.shape[0])))
         return cv2.morphologyEx(binarize(gray, ink_dark, "otsu", params), cv2.MORPH_CLOSE,
                                 cv2.getStructuringElement(cv2.MORPH_RECT, (1, rows)))
-    if method in ("adaptive", "fine", "band"):
+    if method in ("adaptive", "fine", "band", "sauvola"):
         frac = params.fine_block_frac if method == "fine" else params.adaptive_block_frac
         block = max(3, int(gray.shape[0] * frac) | 1)
+        if method == "sauvola":
+            return sauvola(gray, ink_dark, block, params.sauvola_k, params.sauvola_range)
         return cv2.adaptiveThreshold(gray, 255, cv2.ADAPTIVE_THRESH_MEAN_C, mode, block, params.adaptive_c)
     if method == "otsu":
         return cv2.threshold(gray, 0, 255, mode | cv2.THRESH_OTSU)[1]
-    if method == "sauvola":
-        return sauvola(gray, ink_dark, max(3, int(gray.shape[0] * params.adaptive_block_frac) | 1),
-                       params.sauvola_k, params.sauvola_range)
     raise ValueError(f"unknown binarization method {method!r}; use one of {ALL_METHODS}")
 
 
@@ -92,8 +91,8 @@ def sauvola(gray: np.ndarray, ink_dark: bool, block: int, k: float, spread: floa
     if not ink_dark:
         g = 255.0 - g
     mean = cv2.boxFilter(g, cv2.CV_32F, (block, block), borderType=cv2.BORDER_REPLICATE)
-    square = cv2.sqrBoxFilter(g, cv2.CV_32F, (block, block), borderType=cv2.BORDER_REPLICATE)
-    std = np.sqrt(np.maximum(square - mean * mean, 0.0))
+    mean_sq = cv2.sqrBoxFilter(g, cv2.CV_32F, (block, block), borderType=cv2.BORDER_REPLICATE)
+    std = np.sqrt(np.maximum(mean_sq - mean * mean, 0.0))
     return cv2.compare(g, mean * (1.0 + k * (std / spread - 1.0)), cv2.CMP_LT)
 
 
