@@ -297,6 +297,14 @@ class Params:
     rank_per_char: float = 0.08
     max_trim: int = 1
     trim_cost: float = 0.06
+    # a read of the same place as a plate's best read (overlapping it) that is that text with one more
+    # character inside it (not at an end) goes before it when its confidence is at least
+    # missed_char_ratio of the best read's (0: off) and the gaps on either side of that character are at
+    # most missed_char_gap times the median of the line's other gaps: a line that lost a faint or broken
+    # character reads the rest the same and wins on its surer average, while a seal, emblem or dash
+    # read as a character stands in the wide gap between the plate's groups
+    missed_char_ratio: float = 0.8
+    missed_char_gap: float = 1.5
     # confidence factor per blob the CNN rejects as no character (models with a `#` class)
     reject_factor: float = 0.95
     # confidence of a line whose characters are k times the height of the frame's largest line's is
@@ -386,7 +394,7 @@ class Params:
                 raise ValueError(f"{key}={getattr(self, key)} must be in (0, 1]")
         if not 0 < self.char_ink_threshold < 1:
             raise ValueError(f"char_ink_threshold={self.char_ink_threshold} must be between 0 and 1 (exclusive)")
-        for key in ("swap_factor", "other_swap_factor", "rare_char_factor", "second_look_factor"):
+        for key in ("swap_factor", "other_swap_factor", "rare_char_factor", "second_look_factor", "missed_char_ratio"):
             if getattr(self, key) > 1.0:
                 raise ValueError(f"{key}={getattr(self, key)} must be at most 1")
         if self.auto_ratio_width <= 0:

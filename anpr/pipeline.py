@@ -106,6 +106,24 @@ def full_height(box: tuple[int, int, int, int], rows: tuple[int, int] | None, sh
     return (x, top, w, bottom - top)
 
 
+def missed_char_inside(text: str, longer: str, boxes: list[tuple[int, int, int, int]], max_gap: float) -> bool:
+    """Whether `longer` (read from character `boxes`) is `text` with one character inserted, not at
+    either end, and the gaps on both sides of that character's box are at most `max_gap` times the
+    median of the line's other gaps: a character the shorter line's segmentation lost, not a
+    separator read as one in the wide gap between a plate's groups."""
+    if len(longer) != len(text) + 1 or len(boxes) != len(longer):
+        return False
+    gaps = line_gaps(boxes)
+    for k in range(1, len(longer) - 1):
+        if longer[:k] + longer[k + 1 :] != text:
+            continue
+        others = [g for n, g in enumerate(gaps) if n not in (k - 1, k)]
+        usual = max(1.0, middle(others)) if others else 0.0
+        if others and gaps[k - 1] <= max_gap * usual and gaps[k] <= max_gap * usual:
+            return True  # a doubled character may have been lost at either of its places: any will do
+    return False
+
+
 def best_confidence(hyps: list[Hypothesis]) -> float:
     """The highest reading confidence among read hypotheses (0 without any)."""
     return max((h.reading.confidence for h in hyps if h.reading is not None), default=0.0)
@@ -453,7 +471,7 @@ class PlateReader:
         for h in hyps:
             assert h.reading is not None
             if h.reading.confidence < p.min_confidence:
-                break  # sorted: the rest are lower still
+                continue
             box = h.frame_box(p)
             if any(iou(box, r.box) > 0.0 for r in reads):
                 continue
@@ -514,4 +532,35 @@ class PlateReader:
                 hyps.append(h)
         self.apply_size_prior(hyps)
         hyps.sort(key=lambda h: -h.reading.confidence)
-        return hyps
+        return self.put_missed_chars_first(hyps)
+
+    def put_missed_chars_first(self, hyps: list[Hypothesis]) -> list[Hypothesis]:
+        """`hyps` (best first) with each plate's best read (one that overlaps no read before it) preceded
+        by an overlapping read that is its text with one more character inside it, at the line's usual
+        spacing (`missed_char_inside`), and at least `missed_char_ratio` of its confidence. Each read
+        keeps its own confidence."""
+        p = self.params
+        if p.missed_char_ratio <= 0:
+            return hyps
+        out = list(hyps)
+        taken: list[tuple[int, int, int, int]] = []
+        i = 0
+        # only reads that `read` may report: confident enough, at most max_plates places
+        while i < len(out) and out[i].reading.confidence >= p.min_confidence and len(taken) < p.max_plates:
+            box = out[i].frame_box(p)
+            if any(iou(box, b) > 0.0 for b in taken):
+                i += 1
+                continue
+            best = out[i].reading
+            for j in range(i + 1, len(out)):
+                other = out[j]
+                if other.reading.confidence < p.missed_char_ratio * best.confidence:
+                    break
+                if (iou(other.frame_box(p), box) > 0.0
+                        and missed_char_inside(best.text, other.reading.text, other.seg.boxes, p.missed_char_gap)):
+                    out.insert(i, out.pop(j))
+                    box = out[i].frame_box(p)
+                    break
+            taken.append(box)
+            i += 1
+        return out

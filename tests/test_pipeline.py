@@ -294,3 +294,59 @@ def test_a_model_with_another_input_size_reads_frames(tmp_path):
     reader = PlateReader(classifier, params=Params(min_confidence=0.0, reseg_trigger=1.0))
     reads = reader.read(dev_photos("us", every=9)[0].bgr())
     assert reads and all(isinstance(r, PlateRead) for r in reads)
+
+
+def _read_line(text: str, conf: float, boxes: list[tuple[int, int, int, int]]):
+    """A read hypothesis of one line in a 72 x 300 crop that maps to the frame unchanged."""
+    from anpr.localize import Candidate
+    from anpr.pipeline import Hypothesis
+    from anpr.recognize import Reading
+    from anpr.rectify import PlateCrop
+    from anpr.segment import Segmentation
+
+    crop = PlateCrop(np.zeros((72, 300), np.uint8), np.array([[1.0, 0, 0], [0, 1.0, 0]]))
+    h = Hypothesis(Candidate(((150, 36), (300, 72), 0.0), (0, 0, 300, 72), 1.0), crop,
+                   Segmentation(boxes, True, "adaptive", float(len(boxes))))
+    h.reading = Reading(text, conf, [conf] * len(text), True)
+    return h
+
+
+def _evenly(n: int, x0: int = 20, pitch: int = 20, wide_after: int | None = None) -> list[tuple[int, int, int, int]]:
+    """n character boxes 16 px wide every `pitch` px; a group gap 30 px wider after box `wide_after`."""
+    return [(x0 + pitch * i + (30 if wide_after is not None and i > wide_after else 0), 20, 16, 32) for i in range(n)]
+
+
+def test_a_missed_character_is_told_from_a_separator_by_its_spacing():
+    from anpr.pipeline import missed_char_inside
+
+    # the lost A of RK878AC stands at the usual spacing, between two characters of a group
+    assert missed_char_inside("RK878C", "RK878AC", _evenly(7), 1.5)
+    # a doubled letter lost at either of its places
+    assert missed_char_inside("4EU387", "4EEU387", _evenly(7), 1.5)
+    # a seal read as S in the wide gap between a German plate's groups (F | seal | WE50)
+    boxes = [(20, 20, 16, 32), (52, 24, 16, 24), (84, 20, 16, 32), (104, 20, 16, 32), (124, 20, 16, 32),
+             (144, 20, 16, 32)]
+    assert not missed_char_inside("FWE50", "FSWE50", boxes, 1.5)
+    # at the ends the extra character is more often a border bar or a screw: not this rule's business
+    assert not missed_char_inside("PGM335", "6PGM335", _evenly(7), 1.5)
+    assert not missed_char_inside("LM298A", "LM298AI", _evenly(7), 1.5)
+    # not one insertion
+    assert not missed_char_inside("RK878C", "RK878AD", _evenly(7), 1.5)
+    assert not missed_char_inside("RK878C", "RK878C", _evenly(6), 1.5)
+
+
+def test_a_read_with_the_missed_character_goes_first_and_keeps_its_confidence(random_classifier):
+    reader = PlateReader(random_classifier, params=Params(missed_char_ratio=0.8))
+    short = _read_line("7WV401", 0.78, _evenly(6))
+    longer = _read_line("7AWV401", 0.75, _evenly(7))
+    other = _read_line("7AWV40", 0.74, _evenly(6))
+    out = reader.put_missed_chars_first([short, other, longer])
+    assert [h.reading.text for h in out] == ["7AWV401", "7WV401", "7AWV40"]
+    assert out[0].reading.confidence == 0.75
+    # too far below the best read, or switched off: the order stays
+    for params, longer_conf in ((Params(missed_char_ratio=0.8), 0.6), (Params(missed_char_ratio=0.0), 0.75)):
+        longer.reading.confidence = longer_conf
+        hyps = [short, other, longer]
+        assert PlateReader(random_classifier, params=params).put_missed_chars_first(hyps) == hyps
+    with pytest.raises(ValueError, match="missed_char_ratio"):
+        Params(missed_char_ratio=1.5)
