@@ -299,10 +299,11 @@ class Params:
     trim_cost: float = 0.06
     # a read of the same place as a plate's best read (overlapping it) that is that text with one more
     # character inside it (not at an end) goes before it when its confidence is at least
-    # missed_char_ratio of the best read's (0: off) and the gaps on either side of that character are at
-    # most missed_char_gap times the median of the line's other gaps: a line that lost a faint or broken
-    # character reads the rest the same and wins on its surer average, while a seal, emblem or dash
-    # read as a character stands in the wide gap between the plate's groups
+    # missed_char_ratio of the best read's (0: off), that character is read at least as surely as the
+    # best read, and the gaps on either side of it are at most missed_char_gap times the median of the
+    # line's other gaps: a line that lost a faint or broken character reads the rest the same and wins
+    # on its surer average, while a seal, emblem or sticker read as a character stands in the wide gap
+    # between the plate's groups or reads unsure
     missed_char_ratio: float = 0.8
     missed_char_gap: float = 1.5
     # confidence factor per blob the CNN rejects as no character (models with a `#` class)

@@ -106,16 +106,19 @@ def full_height(box: tuple[int, int, int, int], rows: tuple[int, int] | None, sh
     return (x, top, w, bottom - top)
 
 
-def missed_char_inside(text: str, longer: str, boxes: list[tuple[int, int, int, int]], max_gap: float) -> bool:
-    """Whether `longer` (read from character `boxes`) is `text` with one character inserted, not at
-    either end, and the gaps on both sides of that character's box are at most `max_gap` times the
-    median of the line's other gaps: a character the shorter line's segmentation lost, not a
-    separator read as one in the wide gap between a plate's groups."""
-    if len(longer) != len(text) + 1 or len(boxes) != len(longer):
+def missed_char_inside(read: Reading, longer: Reading, boxes: list[tuple[int, int, int, int]], max_gap: float
+                       ) -> bool:
+    """Whether `longer` (read from character `boxes`) is `read`'s text with one character inserted, not at
+    either end, read at least as surely as `read` as a whole, and the gaps on both sides of its box are
+    at most `max_gap` times the median of the line's other gaps: a character the shorter line's
+    segmentation lost, not a separator read as one (a seal in the wide gap between a plate's groups, a
+    registration sticker that the CNN reads as an unsure X)."""
+    text = read.text
+    if len(longer.text) != len(text) + 1 or len(boxes) != len(longer.text):
         return False
     gaps = line_gaps(boxes)
-    for k in range(1, len(longer) - 1):
-        if longer[:k] + longer[k + 1 :] != text:
+    for k in range(1, len(longer.text) - 1):
+        if longer.text[:k] + longer.text[k + 1 :] != text or longer.char_confidences[k] < read.confidence:
             continue
         others = [g for n, g in enumerate(gaps) if n not in (k - 1, k)]
         usual = max(1.0, middle(others)) if others else 0.0
@@ -536,9 +539,9 @@ class PlateReader:
 
     def put_missed_chars_first(self, hyps: list[Hypothesis]) -> list[Hypothesis]:
         """`hyps` (best first) with each plate's best read (one that overlaps no read before it) preceded
-        by an overlapping read that is its text with one more character inside it, at the line's usual
-        spacing (`missed_char_inside`), and at least `missed_char_ratio` of its confidence. Each read
-        keeps its own confidence."""
+        by an overlapping read that is its text with one more character inside it, read surely and at
+        the line's usual spacing (`missed_char_inside`), with at least `missed_char_ratio` of its
+        confidence. Each read keeps its own confidence."""
         p = self.params
         if p.missed_char_ratio <= 0:
             return hyps
@@ -557,7 +560,7 @@ class PlateReader:
                 if other.reading.confidence < p.missed_char_ratio * best.confidence:
                     break
                 if (iou(other.frame_box(p), box) > 0.0
-                        and missed_char_inside(best.text, other.reading.text, other.seg.boxes, p.missed_char_gap)):
+                        and missed_char_inside(best, other.reading, other.seg.boxes, p.missed_char_gap)):
                     out.insert(i, out.pop(j))
                     box = out[i].frame_box(p)
                     break

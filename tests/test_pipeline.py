@@ -316,29 +316,41 @@ def _evenly(n: int, x0: int = 20, pitch: int = 20, wide_after: int | None = None
     return [(x0 + pitch * i + (30 if wide_after is not None and i > wide_after else 0), 20, 16, 32) for i in range(n)]
 
 
-def test_a_missed_character_is_told_from_a_separator_by_its_spacing():
+def _reading(text: str, conf: float, sure: float = 1.0):
+    """A Reading whose characters are all read at `sure`."""
+    from anpr.recognize import Reading
+
+    return Reading(text, conf, [sure] * len(text), True)
+
+
+def test_a_missed_character_is_told_from_a_separator_by_its_spacing_and_certainty():
     from anpr.pipeline import missed_char_inside
 
     # the lost A of RK878AC stands at the usual spacing, between two characters of a group
-    assert missed_char_inside("RK878C", "RK878AC", _evenly(7), 1.5)
+    assert missed_char_inside(_reading("RK878C", 0.96), _reading("RK878AC", 0.92), _evenly(7), 1.5)
     # a doubled letter lost at either of its places
-    assert missed_char_inside("4EU387", "4EEU387", _evenly(7), 1.5)
+    assert missed_char_inside(_reading("4EU387", 0.92), _reading("4EEU387", 0.91), _evenly(7), 1.5)
     # a seal read as S in the wide gap between a German plate's groups (F | seal | WE50)
     boxes = [(20, 20, 16, 32), (52, 24, 16, 24), (84, 20, 16, 32), (104, 20, 16, 32), (124, 20, 16, 32),
              (144, 20, 16, 32)]
-    assert not missed_char_inside("FWE50", "FSWE50", boxes, 1.5)
+    assert not missed_char_inside(_reading("FWE50", 0.96), _reading("FSWE50", 0.95), boxes, 1.5)
+    # a registration sticker filling the gap between a Missouri plate's groups, read as an unsure X
+    sticker = _reading("8FVX480", 0.85)
+    sticker.char_confidences[3] = 0.49
+    assert not missed_char_inside(_reading("8FV480", 0.93), sticker, _evenly(7), 1.5)
     # at the ends the extra character is more often a border bar or a screw: not this rule's business
-    assert not missed_char_inside("PGM335", "6PGM335", _evenly(7), 1.5)
-    assert not missed_char_inside("LM298A", "LM298AI", _evenly(7), 1.5)
+    assert not missed_char_inside(_reading("PGM335", 0.9), _reading("6PGM335", 0.9), _evenly(7), 1.5)
+    assert not missed_char_inside(_reading("LM298A", 0.9), _reading("LM298AI", 0.9), _evenly(7), 1.5)
     # not one insertion
-    assert not missed_char_inside("RK878C", "RK878AD", _evenly(7), 1.5)
-    assert not missed_char_inside("RK878C", "RK878C", _evenly(6), 1.5)
+    assert not missed_char_inside(_reading("RK878C", 0.9), _reading("RK878AD", 0.9), _evenly(7), 1.5)
+    assert not missed_char_inside(_reading("RK878C", 0.9), _reading("RK878C", 0.9), _evenly(6), 1.5)
 
 
 def test_a_read_with_the_missed_character_goes_first_and_keeps_its_confidence(random_classifier):
     reader = PlateReader(random_classifier, params=Params(missed_char_ratio=0.8))
     short = _read_line("7WV401", 0.78, _evenly(6))
     longer = _read_line("7AWV401", 0.75, _evenly(7))
+    longer.reading.char_confidences[1] = 1.0  # the A that the shorter line lost, read surely
     other = _read_line("7AWV40", 0.74, _evenly(6))
     out = reader.put_missed_chars_first([short, other, longer])
     assert [h.reading.text for h in out] == ["7AWV401", "7WV401", "7AWV40"]
