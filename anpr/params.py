@@ -329,6 +329,12 @@ class Params:
     thin_char_aspect: float = 0.3
     thin_line_allowance: float = 0.35
     thin_line_penalty: float = 1.0
+    # once every stage has run, a line's confidence is multiplied by 1 - uneven_height_penalty * the
+    # coefficient of variation of its characters' heights (0: off): a plate's characters share one
+    # height, while a border piece or a screw taken for an outer character, or characters cut at
+    # different rows, vary. Among reads of one plate the evener line wins a near tie (PGM335N with a
+    # frame piece for its N against 6PGM335)
+    uneven_height_penalty: float = 2.5
 
     @classmethod
     def from_dict(cls, values: Mapping[str, Any] | None) -> "Params":

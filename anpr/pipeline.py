@@ -26,8 +26,8 @@ from .rectify import PlateCrop, crop_candidate, deskew_angle, rewarp
 from .regions import formats_for
 from .resegment import resegment
 from .network import REJECT, character_columns
-from .segment import (Segmentation, border_bar, extend_ends, fill_gaps, ink_contrast, line_gaps, line_ratio,
-                      masked_char_crop, middle, segment, widen_narrow_ends)
+from .segment import (Segmentation, border_bar, extend_ends, fill_gaps, height_spread, ink_contrast, line_gaps,
+                      line_ratio, masked_char_crop, middle, segment, widen_narrow_ends)
 
 
 @dataclass
@@ -398,6 +398,15 @@ class PlateReader:
         _, h.reading, a, b = best
         h.seg = replace(h.seg, boxes=boxes[a : n - b])
 
+    def apply_height_prior(self, hyps: list[Hypothesis]) -> None:
+        """Lower the confidence of lines whose characters' heights vary (`uneven_height_penalty`): a
+        plate's characters share one height, while a frame piece or a screw taken for an outer character,
+        or characters cut at different rows, do not. Applied once every stage has run, so it ranks the
+        reads without changing which frames the later stages look at again."""
+        for h in hyps:
+            assert h.reading is not None
+            h.reading.confidence *= max(0.0, 1.0 - self.params.uneven_height_penalty * height_spread(h.seg.boxes))
+
     def apply_size_prior(self, hyps: list[Hypothesis]) -> None:
         """Lower the confidence of lines much smaller than the frame's largest: small print on a plate
         (city names, slogans) and far-away plates read less reliably than the main plate."""
@@ -533,6 +542,7 @@ class PlateReader:
             for h in self.read_lines(self.resegmented(hyps + unread), image):
                 h.reading.confidence *= p.reseg_factor
                 hyps.append(h)
+        self.apply_height_prior(hyps)
         self.apply_size_prior(hyps)
         hyps.sort(key=lambda h: -h.reading.confidence)
         return self.put_missed_chars_first(hyps)

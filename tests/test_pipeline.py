@@ -362,3 +362,17 @@ def test_a_read_with_the_missed_character_goes_first_and_keeps_its_confidence(ra
         assert PlateReader(random_classifier, params=params).put_missed_chars_first(hyps) == hyps
     with pytest.raises(ValueError, match="missed_char_ratio"):
         Params(missed_char_ratio=1.5)
+
+
+def test_a_line_of_uneven_heights_loses_confidence_in_proportion(random_classifier):
+    even = _evenly(7)
+    # PGM335N: the last "character" is a piece of the frame, taller than the characters and higher up
+    framed = even[1:] + [(160, 14, 18, 38)]
+    slightly = even[:-1] + [(140, 20, 16, 34)]
+    hyps = [_read_line("6PGM335", 0.7, even), _read_line("PGM335N", 0.7, framed), _read_line("6PGM33S", 0.7, slightly)]
+    PlateReader(random_classifier).apply_height_prior(hyps)
+    assert hyps[0].reading.confidence == 0.7
+    assert hyps[1].reading.confidence < hyps[2].reading.confidence < 0.7
+    untouched = [_read_line("PGM335N", 0.7, framed)]
+    PlateReader(random_classifier, params=Params(uneven_height_penalty=0.0)).apply_height_prior(untouched)
+    assert untouched[0].reading.confidence == 0.7
