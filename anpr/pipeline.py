@@ -5,8 +5,9 @@ into characters in both polarities (`segment`); the most character-like lines ar
 their characters (tilt levelled, height normalized, view widened; repeated while the line grows at
 the crop's edge), outer blobs that are no characters by their place are dropped, and every
 hypothesis's characters are read by the CNN in ONE batch per frame. Hypotheses are then ranked by
-what they read as (character confidence, format fit, length, size, place), not by image statistics
-alone; overlapping reads of one plate collapse to the best, and several plates per frame are possible.
+what they read as (character confidence, format fit, length, even heights, size, place), not by image
+statistics alone; a read that lost a character inside the line gives way to one that has it;
+overlapping reads of one plate collapse to the first, and several plates per frame are possible.
 """
 from __future__ import annotations
 
@@ -500,8 +501,10 @@ class PlateReader:
         return reads
 
     def line_reads(self, image: np.ndarray, trace: dict | None = None) -> list[Hypothesis]:
-        """Every line of `image` the CNN read, priors applied, best first: all the stages before
-        overlapping reads of one plate collapse to the best (`read`). `trace` collects debug images."""
+        """Every line of `image` the CNN read, priors applied, best first (a plate's best read just
+        after the read of it that has a character it lost, `put_missed_chars_first`): all the stages
+        before overlapping reads of one plate collapse to the first (`read`). `trace` collects debug
+        images."""
         if image is None or image.size == 0 or image.ndim not in (2, 3):
             raise ValueError("reading needs a non-empty 2-D gray or 3-D BGR uint8 image")
         p = self.params
