@@ -99,7 +99,7 @@ def decode(probs: np.ndarray, classes: str, region: str = "auto", params: Params
     best: tuple[float, list[str], list[float], str] | None = None
     formats = formats_of_length(region, len(chars))
     kinds = best_of_kinds(probs, classes) if formats else {}
-    as_read = float(np.sum(np.log(np.maximum(confs, 1e-9))))
+    as_read = log_sum(confs)
     for fmt in formats:
         fitted = apply_format(chars, probs, classes, fmt, params, kinds)
         if fitted is None:
@@ -107,7 +107,7 @@ def decode(probs: np.ndarray, classes: str, region: str = "auto", params: Params
         prior = format_prior(weights, fmt)
         if prior <= 0:  # a format only of regions the line cannot be from
             continue
-        fit = float(np.sum(np.log(np.maximum(fitted[2], 1e-9))))
+        fit = log_sum(fitted[2])
         if as_read - fit > params.format_max_cost:  # the swaps overrule a CNN that was sure
             continue
         score = fit + math.log(prior)
@@ -127,7 +127,13 @@ def combine(confs: list[float], params: Params) -> float:
         return 0.0
     if params.confidence_mode == "min":
         return float(min(confs))
-    return float(np.exp(np.mean(np.log(np.maximum(confs, 1e-9)))))
+    return math.exp(log_sum(confs) / len(confs))
+
+
+def log_sum(probs: list[float]) -> float:
+    """Sum of the logs of a line's few probabilities, each floored at 1e-9. Plain `math` on a short
+    list: numpy's per-call overhead made these sums most of `decode`'s own time."""
+    return sum(math.log(max(p, 1e-9)) for p in probs)
 
 
 def line_factor(boxes: list[tuple[int, int, int, int]], params: Params) -> float:
