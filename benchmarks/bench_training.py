@@ -14,7 +14,6 @@ import argparse
 import json
 import os
 import platform
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -24,7 +23,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from benchmarks import write_figures  # noqa: E402
+from benchmarks import run_worker as run_script_worker, write_figures  # noqa: E402
 
 BATCH_SIZE = 128
 STEPS_PER_BLOCK = 20
@@ -146,18 +145,9 @@ def worker_latency(engine: str, mode: str) -> dict:
     return out
 
 
-def run_worker(args: list[str], options: list[str], env_extra: dict | None = None) -> dict:
-    env = dict(os.environ)
-    env.update(env_extra or {})
-    cmd = [sys.executable, str(Path(__file__).resolve()), *options, "--worker", *args]
-    try:
-        proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=WORKER_TIMEOUT_S)
-    except subprocess.TimeoutExpired:
-        return {"error": f"timed out after {WORKER_TIMEOUT_S} s"}
-    if proc.returncode != 0:
-        tail = (proc.stderr or proc.stdout).strip().splitlines()[-1:] or ["no output"]
-        return {"error": f"exit {proc.returncode}: {tail[0][:200]}"}
-    return json.loads(proc.stdout.strip().splitlines()[-1])
+def run_worker(worker: list[str], options: list[str], env_extra: dict | None = None) -> dict:
+    """One measurement in a process of its own (PyTensor's flags are fixed at import)."""
+    return run_script_worker(__file__, worker, options, env_extra, WORKER_TIMEOUT_S)
 
 
 def have(module: str) -> bool:
