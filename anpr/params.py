@@ -298,7 +298,7 @@ class Params:
     max_trim: int = 1
     trim_cost: float = 0.06
     # a read of the same place as a plate's best read (overlapping it) that is that text with one more
-    # character inside it (not at an end) goes before it when its confidence is at least
+    # character inside it (not at an end) is reported in its stead when its confidence is at least
     # missed_char_ratio of the best read's (0: off), that character is read at least as surely as the
     # best read, and the gaps on either side of it are at most missed_char_gap times the median of the
     # line's other gaps: a line that lost a faint or broken character reads the rest the same and wins

@@ -6,8 +6,8 @@ their characters (tilt levelled, height normalized, view widened; repeated while
 the crop's edge), outer blobs that are no characters by their place are dropped, and every
 hypothesis's characters are read by the CNN in ONE batch per frame. Hypotheses are then ranked by
 what they read as (character confidence, format fit, length, even heights, size, place), not by image
-statistics alone; a read that lost a character inside the line gives way to one that has it;
-overlapping reads of one plate collapse to the first, and several plates per frame are possible.
+statistics alone; overlapping reads of one plate collapse to the best (or to a read of it that has a
+character the best one lost inside the line), and several plates per frame are possible.
 """
 from __future__ import annotations
 
@@ -122,8 +122,10 @@ def missed_char_inside(read: Reading, longer: Reading, boxes: list[tuple[int, in
         if longer.text[:k] + longer.text[k + 1 :] != text or longer.char_confidences[k] < read.confidence:
             continue
         others = [g for n, g in enumerate(gaps) if n not in (k - 1, k)]
-        usual = max(1.0, middle(others)) if others else 0.0
-        if others and gaps[k - 1] <= max_gap * usual and gaps[k] <= max_gap * usual:
+        if not others:
+            continue
+        usual = max(1.0, middle(others))
+        if gaps[k - 1] <= max_gap * usual and gaps[k] <= max_gap * usual:
             return True  # a doubled character may have been lost at either of its places: any will do
     return False
 
@@ -481,13 +483,19 @@ class PlateReader:
         hyps = self.line_reads(image, trace)
         reads: list[PlateRead] = []
         kept: list[Hypothesis] = []
-        for h in hyps:
+        for i, h in enumerate(hyps):
             assert h.reading is not None
             if h.reading.confidence < p.min_confidence:
-                continue
+                break  # sorted: the rest are lower still
             box = h.frame_box(p)
             if any(iou(box, r.box) > 0.0 for r in reads):
                 continue
+            # a read of this place that has a character this one lost goes in its stead
+            other = self.missed_char_read(h, box, hyps[i + 1 :])
+            if other is not None and other.reading.confidence >= p.min_confidence:
+                other_box = other.frame_box(p)
+                if not any(iou(other_box, r.box) > 0.0 for r in reads):
+                    h, box = other, other_box
             reads.append(PlateRead(h.reading.text, round(h.reading.confidence, 4), box,
                                    [round(c, 4) for c in h.reading.char_confidences]))
             kept.append(h)
@@ -500,11 +508,26 @@ class PlateReader:
             write_debug(Path(debug_dir), image, trace or {}, kept, p)
         return reads
 
+    def missed_char_read(self, best: Hypothesis, box: tuple[int, int, int, int], later: list[Hypothesis]
+                         ) -> Hypothesis | None:
+        """The first of `later` (the reads after `best`, best first) that overlaps `best`'s frame `box`
+        and is its text with one more character inside it, read surely and at the line's usual spacing
+        (`missed_char_inside`), with at least `missed_char_ratio` of its confidence: `read` reports it
+        in `best`'s stead, with its own confidence. None without one (or with the ratio 0: off)."""
+        p = self.params
+        if p.missed_char_ratio <= 0:
+            return None
+        for other in later:
+            if other.reading.confidence < p.missed_char_ratio * best.reading.confidence:
+                break
+            if (iou(other.frame_box(p), box) > 0.0
+                    and missed_char_inside(best.reading, other.reading, other.seg.boxes, p.missed_char_gap)):
+                return other
+        return None
+
     def line_reads(self, image: np.ndarray, trace: dict | None = None) -> list[Hypothesis]:
-        """Every line of `image` the CNN read, priors applied, best first (a plate's best read just
-        after the read of it that has a character it lost, `put_missed_chars_first`): all the stages
-        before overlapping reads of one plate collapse to the first (`read`). `trace` collects debug
-        images."""
+        """Every line of `image` the CNN read, priors applied, best first: all the stages before
+        overlapping reads of one plate collapse to the best (`read`). `trace` collects debug images."""
         if image is None or image.size == 0 or image.ndim not in (2, 3):
             raise ValueError("reading needs a non-empty 2-D gray or 3-D BGR uint8 image")
         p = self.params
@@ -548,35 +571,4 @@ class PlateReader:
         self.apply_height_prior(hyps)
         self.apply_size_prior(hyps)
         hyps.sort(key=lambda h: -h.reading.confidence)
-        return self.put_missed_chars_first(hyps)
-
-    def put_missed_chars_first(self, hyps: list[Hypothesis]) -> list[Hypothesis]:
-        """`hyps` (best first) with each plate's best read (one that overlaps no read before it) preceded
-        by an overlapping read that is its text with one more character inside it, read surely and at
-        the line's usual spacing (`missed_char_inside`), with at least `missed_char_ratio` of its
-        confidence. Each read keeps its own confidence."""
-        p = self.params
-        if p.missed_char_ratio <= 0:
-            return hyps
-        out = list(hyps)
-        taken: list[tuple[int, int, int, int]] = []
-        i = 0
-        # only reads that `read` may report: confident enough, at most max_plates places
-        while i < len(out) and out[i].reading.confidence >= p.min_confidence and len(taken) < p.max_plates:
-            box = out[i].frame_box(p)
-            if any(iou(box, b) > 0.0 for b in taken):
-                i += 1
-                continue
-            best = out[i].reading
-            for j in range(i + 1, len(out)):
-                other = out[j]
-                if other.reading.confidence < p.missed_char_ratio * best.confidence:
-                    break
-                if (iou(other.frame_box(p), box) > 0.0
-                        and missed_char_inside(best, other.reading, other.seg.boxes, p.missed_char_gap)):
-                    out.insert(i, out.pop(j))
-                    box = out[i].frame_box(p)
-                    break
-            taken.append(box)
-            i += 1
-        return out
+        return hyps

@@ -144,9 +144,9 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     if args.worker:
         kind, *rest = args.worker
-        result = {"steps": worker_steps, "inference": worker_inference}.get(kind)
-        result = result() if result else (worker_speed(int(rest[0])) if kind == "speed" else worker_digits(rest[0]))
-        print(json.dumps(result))
+        workers = {"inference": worker_inference, "steps": worker_steps,
+                   "speed": lambda: worker_speed(int(rest[0])), "digits": lambda: worker_digits(rest[0])}
+        print(json.dumps(workers[kind]()))
         return 0
 
     figures: dict = {}

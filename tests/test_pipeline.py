@@ -346,20 +346,20 @@ def test_a_missed_character_is_told_from_a_separator_by_its_spacing_and_certaint
     assert not missed_char_inside(_reading("RK878C", 0.9), _reading("RK878C", 0.9), _evenly(6), 1.5)
 
 
-def test_a_read_with_the_missed_character_goes_first_and_keeps_its_confidence(random_classifier):
+def test_a_read_with_the_missed_character_is_reported_instead_and_keeps_its_confidence(random_classifier):
     reader = PlateReader(random_classifier, params=Params(missed_char_ratio=0.8))
     short = _read_line("7WV401", 0.78, _evenly(6))
     longer = _read_line("7AWV401", 0.75, _evenly(7))
     longer.reading.char_confidences[1] = 1.0  # the A that the shorter line lost, read surely
     other = _read_line("7AWV40", 0.74, _evenly(6))
-    out = reader.put_missed_chars_first([short, other, longer])
-    assert [h.reading.text for h in out] == ["7AWV401", "7WV401", "7AWV40"]
-    assert out[0].reading.confidence == 0.75
-    # too far below the best read, or switched off: the order stays
+    box = short.frame_box(reader.params)
+    out = reader.missed_char_read(short, box, [other, longer])
+    assert out is longer and out.reading.text == "7AWV401"
+    assert out.reading.confidence == 0.75
+    # too far below the best read, or switched off: the best read stays
     for params, longer_conf in ((Params(missed_char_ratio=0.8), 0.6), (Params(missed_char_ratio=0.0), 0.75)):
         longer.reading.confidence = longer_conf
-        hyps = [short, other, longer]
-        assert PlateReader(random_classifier, params=params).put_missed_chars_first(hyps) == hyps
+        assert PlateReader(random_classifier, params=params).missed_char_read(short, box, [other, longer]) is None
     with pytest.raises(ValueError, match="missed_char_ratio"):
         Params(missed_char_ratio=1.5)
 
