@@ -136,6 +136,15 @@ class Params:
     narrow_end_frac: float = 0.6
     narrow_end_width_quantile: float = 0.75
     narrow_end_max_gap: float = 2.0
+    # two neighbouring boxes at most merge_max_gap character heights apart, one of them narrower than
+    # merge_thin_frac of the line's usual character width (as widen_narrow_ends measures it), together
+    # at most merge_max_width usual widths wide, may be one character come apart in two: the line is
+    # also read with them as one box (merge_split_chars; an M or W split at a thin diagonal, an R or U
+    # at a faint joint, read as II, IJ or 11)
+    merge_split_chars: bool = True
+    merge_max_gap: float = 0.1
+    merge_thin_frac: float = 0.6
+    merge_max_width: float = 1.4
     # paddings around a character crop (fractions of its height); the CNN reads every character once
     # per padding and the probabilities are averaged (more than one: a cheap test-time ensemble)
     char_pad_fracs: tuple[float, ...] = (0.04,)

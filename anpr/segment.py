@@ -257,6 +257,16 @@ def middle(values) -> float:
     return float(v[n // 2]) if n % 2 else float(v[n // 2 - 1] + v[n // 2]) / 2.0
 
 
+def quantile(values: list[float], q: float) -> float:
+    """The `q` quantile (0..1) of a short non-empty list, interpolated between the closest ranks as
+    np.percentile does by default, which costs ~50x more at a line's few values."""
+    v = sorted(values)
+    k = (len(v) - 1) * q
+    i = int(k)
+    j = min(i + 1, len(v) - 1)
+    return float(v[i] + (v[j] - v[i]) * (k - i))
+
+
 def best_line(blobs: list[tuple[int, int, int, int]], params: Params) -> list[tuple[int, int, int, int]]:
     """Largest run of blobs that agree in height, top and bottom, with moderate gaps between them.
 
@@ -398,6 +408,50 @@ def extend_ends(binary: np.ndarray, line: list[tuple[int, int, int, int]], param
     return out if len(out) <= params.max_chars else line
 
 
+def usual_char_width(line: list[tuple[int, int, int, int]], params: Params) -> float | None:
+    """The width of the line's ordinary characters: the narrow_end_width_quantile (the upper quartile)
+    of the widths of its boxes at least widen_min_aspect of their height wide, since a line with several
+    1s or Is has a median width near theirs. None when no box is that wide."""
+    wide = [b[2] for b in line if b[2] >= params.widen_min_aspect * b[3]]
+    if not wide:
+        return None
+    return quantile(wide, params.narrow_end_width_quantile)
+
+
+def merge_split_chars(line: list[tuple[int, int, int, int]], params: Params
+                      ) -> list[tuple[int, int, int, int]] | None:
+    """The line with each pair of neighbouring boxes that together make one character merged into one
+    box, or None when no pair does. On dark, blurred or condensed plates a character's thin stroke
+    falls under the threshold and the character comes apart: an M or W at a diagonal, an R or U at
+    a joint, read as II, IJ or 11. A pair qualifies when the boxes (nearly) touch (merge_max_gap
+    character heights), one is thin (under merge_thin_frac of the usual width) and both together
+    are no wider than merge_max_width usual widths. The caller reads both versions: a real 11 reads
+    best apart."""
+    if len(line) < params.min_chars:
+        return None
+    usual = usual_char_width(line, params)
+    if usual is None:
+        return None
+    ch = middle([b[3] for b in line])
+    out: list[tuple[int, int, int, int]] = []
+    i = 0
+    while i < len(line):
+        a = line[i]
+        if i + 1 < len(line):
+            b = line[i + 1]
+            gap = b[0] - (a[0] + a[2])
+            width = b[0] + b[2] - a[0]
+            if (gap <= params.merge_max_gap * ch and min(a[2], b[2]) < params.merge_thin_frac * usual
+                    and width <= params.merge_max_width * usual):
+                top = min(a[1], b[1])
+                out.append((a[0], top, width, max(a[1] + a[3], b[1] + b[3]) - top))
+                i += 2
+                continue
+        out.append(a)
+        i += 1
+    return out if len(out) < len(line) and len(out) >= params.min_chars else None
+
+
 def widen_narrow_ends(line: list[tuple[int, int, int, int]], width: int, params: Params
                       ) -> list[list[tuple[int, int, int, int]]]:
     """Versions of the line with a narrow outer character widened outward to the line's usual
@@ -410,11 +464,9 @@ def widen_narrow_ends(line: list[tuple[int, int, int, int]], width: int, params:
     widened itself. The caller reads every version, and a real 1 is read best narrow."""
     if len(line) < params.min_chars:
         return []
-    wide = [b[2] for b in line if b[2] >= params.widen_min_aspect * b[3]]
-    if not wide:
+    usual = usual_char_width(line, params)
+    if usual is None:
         return []
-    # the upper quartile: a line with several 1s or Is has a median width near theirs
-    usual = float(np.percentile(wide, 100 * params.narrow_end_width_quantile))
     gaps = line_gaps(line)
     med_gap = max(1.0, middle(gaps))
 
