@@ -145,6 +145,15 @@ class Params:
     merge_max_gap: float = 0.1
     merge_thin_frac: float = 0.6
     merge_max_width: float = 1.4
+    # a box at least trim_wide usual widths wide is cut at its thinnest column (at least trim_cut_margin
+    # of its width from either side); when one piece's ink is shorter than trim_short character heights
+    # and the other's at least trim_tall, the line is also read with the tall piece alone
+    # (trim_short_pieces: a state emblem, a screw or a frame piece joined to a character)
+    trim_short_pieces: bool = True
+    trim_wide: float = 1.2
+    trim_cut_margin: float = 0.2
+    trim_short: float = 0.8
+    trim_tall: float = 0.85
     # paddings around a character crop (fractions of its height); the CNN reads every character once
     # per padding and the probabilities are averaged (more than one: a cheap test-time ensemble)
     char_pad_fracs: tuple[float, ...] = (0.04,)
@@ -405,6 +414,8 @@ class Params:
             raise ValueError(f"widen_mode={self.widen_mode!r}: use 'replace' or 'average'")
         if self.faint_char_ratio >= 1.0:
             raise ValueError(f"faint_char_ratio={self.faint_char_ratio} must be below 1 (0: off)")
+        if self.trim_cut_margin >= 0.5:
+            raise ValueError(f"trim_cut_margin={self.trim_cut_margin} must be below 0.5 (a cut inside the box)")
         for key in ("band_row_fill", "narrow_end_width_quantile"):
             if not 0 < getattr(self, key) <= 1.0:
                 raise ValueError(f"{key}={getattr(self, key)} must be in (0, 1]")

@@ -28,7 +28,8 @@ from .regions import formats_for
 from .resegment import resegment
 from .network import REJECT, character_columns
 from .segment import (Segmentation, border_bar, extend_ends, fill_gaps, height_spread, ink_contrast, line_gaps,
-                      line_ratio, masked_char_crop, merge_split_chars, middle, segment, widen_narrow_ends)
+                      line_ratio, masked_char_crop, merge_split_chars, middle, segment, trim_short_pieces,
+                      widen_narrow_ends)
 
 
 @dataclass
@@ -190,10 +191,10 @@ class PlateReader:
                     if extended != filled:
                         added = (int(extended[0] != filled[0]), int(extended[-1] != filled[-1]))
                         out.append(Hypothesis(h.candidate, h.crop, replace(h.seg, boxes=extended), trim=added))
-                if p.merge_split_chars:
-                    merged = merge_split_chars(h.seg.boxes, p)
-                    if merged is not None:
-                        out.append(Hypothesis(h.candidate, h.crop, replace(h.seg, boxes=merged)))
+                for boxes in (merge_split_chars(h.seg.boxes, p) if p.merge_split_chars else None,
+                              trim_short_pieces(h.seg.binary, h.seg.boxes, p) if p.trim_short_pieces else None):
+                    if boxes is not None:
+                        out.append(Hypothesis(h.candidate, h.crop, replace(h.seg, boxes=boxes)))
         return out
 
     def line_at_edge(self, hyp: Hypothesis) -> bool:

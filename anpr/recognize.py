@@ -32,21 +32,22 @@ class Reading:
     fits_format: bool
 
 
-def apply_format(chars: list[str], probs: np.ndarray, classes: str, fmt: str, params: Params,
-                 kinds: dict[str, tuple[list[str], np.ndarray]]) -> tuple[list[str], list[float], list[float]] | None:
-    """The characters, confidences and scoring probabilities under `fmt` (`kinds`: best_of_kinds of
-    `probs`); None when it cannot fit."""
+def apply_format(chars: list[str], rows: list[list[float]], column: dict[str, int], fmt: str, params: Params,
+                 kinds: dict[str, tuple[list[str], list[float]]]) -> tuple[list[str], list[float], list[float]] | None:
+    """The characters, confidences and scoring probabilities under `fmt`; None when it cannot fit.
+    `rows` are the CNN's probabilities as lists (one per character), `column` a class's index in them
+    (`class_columns`), `kinds` the best_of_kinds of the same probabilities."""
     out, confs, scores = [], [], []
     for i, (slot, ch) in enumerate(zip(fmt, chars)):
-        p = float(probs[i, classes.index(ch)]) if ch in classes else 0.0
+        p = rows[i][column[ch]] if ch in column else 0.0
         if slot_accepts(slot, ch):
             out.append(ch)
             confs.append(p)
             scores.append(p)
             continue
         alt = partner(ch)
-        pa = float(probs[i, classes.index(alt)]) if alt is not None and alt in classes else -1.0
-        other, po = kinds[slot][0][i], float(kinds[slot][1][i])
+        pa = rows[i][column[alt]] if alt is not None and alt in column else -1.0
+        other, po = kinds[slot][0][i], kinds[slot][1][i]
         if po > pa and po >= params.other_swap_ratio * p:
             # outside the look-alike pairs, the CNN's own second thought of the wanted kind
             alt, pa, factor = other, po, params.swap_factor * params.other_swap_factor
@@ -63,6 +64,12 @@ def apply_format(chars: list[str], probs: np.ndarray, classes: str, fmt: str, pa
 
 
 @lru_cache(maxsize=8)
+def class_columns(classes: str) -> dict[str, int]:
+    """Each class's column in the CNN's probabilities."""
+    return {c: k for k, c in enumerate(classes)}
+
+
+@lru_cache(maxsize=8)
 def kind_columns(classes: str) -> tuple[np.ndarray, np.ndarray]:
     """Column indices of the letters and of the digits among `classes` (not the reject class)."""
     letters = np.array([k for k, c in enumerate(classes) if c.isalpha()], np.intp)
@@ -70,17 +77,17 @@ def kind_columns(classes: str) -> tuple[np.ndarray, np.ndarray]:
     return letters, digits
 
 
-def best_of_kinds(probs: np.ndarray, classes: str) -> dict[str, tuple[list[str], np.ndarray]]:
+def best_of_kinds(probs: np.ndarray, classes: str) -> dict[str, tuple[list[str], list[float]]]:
     """Per character, the most probable letter (slot "L") and digit (slot "D") and their probabilities
     (-1 where the model has no character of that kind)."""
     out = {}
     rows = np.arange(len(probs))
     for slot, cols in zip("LD", kind_columns(classes)):
         if cols.size == 0:
-            out[slot] = ([""] * len(probs), np.full(len(probs), -1.0))
+            out[slot] = ([""] * len(probs), [-1.0] * len(probs))
             continue
         arg = probs[:, cols].argmax(axis=1)
-        out[slot] = ([classes[k] for k in cols[arg]], probs[rows, cols[arg]])
+        out[slot] = ([classes[k] for k in cols[arg]], probs[rows, cols[arg]].tolist())
     return out
 
 
@@ -93,15 +100,18 @@ def decode(probs: np.ndarray, classes: str, region: str = "auto", params: Params
     rare = rare_char_prior(classes, weights, params.rare_char_factor)
     if rare is not None:
         probs = probs * rare  # not renormalized: the mass a misread rare character had is lost
-    idx = probs.argmax(axis=1)
+    idx = probs.argmax(axis=1).tolist()
+    # plain lists: the format loop below reads single probabilities, which numpy makes slow
+    rows = probs.tolist()
     chars = [classes[i] for i in idx]
-    confs = [float(probs[k, i]) for k, i in enumerate(idx)]
+    confs = [row[i] for row, i in zip(rows, idx)]
     best: tuple[float, list[str], list[float], str] | None = None
     formats = formats_of_length(region, len(chars))
     kinds = best_of_kinds(probs, classes) if formats else {}
+    column = class_columns(classes)
     as_read = log_sum(confs)
     for fmt in formats:
-        fitted = apply_format(chars, probs, classes, fmt, params, kinds)
+        fitted = apply_format(chars, rows, column, fmt, params, kinds)
         if fitted is None:
             continue
         prior = format_prior(weights, fmt)

@@ -452,6 +452,38 @@ def merge_split_chars(line: list[tuple[int, int, int, int]], params: Params
     return out if len(out) < len(line) and len(out) >= params.min_chars else None
 
 
+def trim_short_pieces(binary: np.ndarray, line: list[tuple[int, int, int, int]], params: Params
+                      ) -> list[tuple[int, int, int, int]] | None:
+    """The line with each box wider than a character cut down to its one tall piece, or None when no
+    box is. A state emblem, a screw or a piece of the frame joined to a character makes a box wider
+    than the line's characters (trim_wide usual widths), which the CNN reads as a W or not at all
+    (SH0W1X for Missouri SH0R7X, LX039 for VLX039). The box is cut at its thinnest ink column, away
+    from its sides (trim_cut_margin of its width); when one piece's ink is short (under trim_short
+    character heights) and the other's is tall (trim_tall), the tall piece replaces the box. Two
+    characters joined into one blob are two tall pieces and stay as they are (resegment splits
+    them). The caller reads both versions."""
+    if len(line) < params.min_chars:
+        return None
+    usual = usual_char_width(line, params)
+    if usual is None:
+        return None
+    ch = middle([b[3] for b in line])
+    out = list(line)
+    for k, (x, y, w, h) in enumerate(line):
+        lo, hi = max(1, int(params.trim_cut_margin * w)), min(w - 1, int((1 - params.trim_cut_margin) * w) + 1)
+        if w < params.trim_wide * usual or hi <= lo:
+            continue
+        cut = x + lo + int(np.argmin(np.count_nonzero(binary[y : y + h, x + lo : x + hi], axis=0)))
+        left, right = ink_box(binary, x, y, cut, y + h), ink_box(binary, cut, y, x + w, y + h)
+        if left is None or right is None:
+            continue
+        for short, tall in ((left, right), (right, left)):
+            if short[3] < params.trim_short * ch and tall[3] >= params.trim_tall * ch:
+                out[k] = tall
+                break
+    return out if out != line else None
+
+
 def widen_narrow_ends(line: list[tuple[int, int, int, int]], width: int, params: Params
                       ) -> list[list[tuple[int, int, int, int]]]:
     """Versions of the line with a narrow outer character widened outward to the line's usual

@@ -218,6 +218,48 @@ def test_merging_split_characters_brings_reads_of_the_dev_plates_closer_to_the_t
     assert better >= 20 and worse <= 12
 
 
+def test_a_short_piece_joined_to_a_character_is_cut_off_but_two_joined_characters_stay():
+    from anpr.segment import trim_short_pieces
+
+    params = Params()
+
+    def drawn(boxes):
+        binary = np.zeros((80, 200), np.uint8)
+        for x, y, w, h in boxes:
+            binary[y : y + h, x : x + w] = 255
+        return binary
+
+    line = [(10 + 24 * i, 20, 14, 34) for i in range(6)]
+    binary = drawn(line)
+    # an emblem 16 px tall left of the third character, joined to it by a thin bridge
+    binary[29:45, 50:55] = 255
+    binary[36:38, 55:58] = 255
+    joined = line[:2] + [(50, 20, 22, 34)] + line[3:]
+    assert trim_short_pieces(binary, joined, params) == line[:2] + [(55, 20, 17, 34)] + line[3:]
+    # two characters joined by a bridge are two tall pieces: left to resegment
+    binary = drawn(line)
+    binary[30:32, 72:82] = 255
+    assert trim_short_pieces(binary, line[:2] + [(58, 20, 38, 34)] + line[4:], params) is None
+    # boxes of the usual width, or a line too short to know it, stay as they are
+    assert trim_short_pieces(binary, line, params) is None
+    assert trim_short_pieces(binary, joined[:3], params) is None
+
+
+@pytest.mark.slow
+def test_a_character_joined_to_the_frame_reads_once_the_short_piece_is_cut_off():
+    """us VLX039: the V is joined to a piece of the plate's frame, and the line read LX039."""
+    from anpr.classify import CharClassifier
+    from anpr.pipeline import PlateReader
+    from tests.pipeline_models import default_model_or_skip
+
+    classifier = CharClassifier(default_model_or_skip())
+    photo = [q for q in dev_photos("us") if q.plate == "VLX039"][0]
+    reads = PlateReader(classifier, region="us").read(photo.bgr())
+    assert reads and reads[0].text == "VLX039"
+    untrimmed = PlateReader(classifier, region="us", params=Params(trim_short_pieces=False)).read(photo.bgr())
+    assert not untrimmed or untrimmed[0].text != "VLX039"
+
+
 def test_ink_outside_the_known_line_rows_is_cleared():
     """A dealer-frame slogan touching the characters from below merges with them unless the rows
     around the line (known on a re-warped crop) are all that is segmented."""
