@@ -418,6 +418,15 @@ def usual_char_width(line: list[tuple[int, int, int, int]], params: Params) -> f
     return quantile(wide, params.narrow_end_width_quantile)
 
 
+def char_size(line: list[tuple[int, int, int, int]], params: Params) -> tuple[float, float] | None:
+    """The usual width (`usual_char_width`) and the median height of a line's characters; None for a
+    line too short to tell (under min_chars) or without a box that wide."""
+    if len(line) < params.min_chars:
+        return None
+    usual = usual_char_width(line, params)
+    return None if usual is None else (usual, middle([b[3] for b in line]))
+
+
 def merge_split_chars(line: list[tuple[int, int, int, int]], params: Params
                       ) -> list[tuple[int, int, int, int]] | None:
     """The line with each pair of neighbouring boxes that together make one character merged into one
@@ -427,12 +436,10 @@ def merge_split_chars(line: list[tuple[int, int, int, int]], params: Params
     character heights), one is thin (under merge_thin_frac of the usual width) and both together
     are no wider than merge_max_width usual widths. The caller reads both versions: a real 11 reads
     best apart."""
-    if len(line) < params.min_chars:
+    size = char_size(line, params)
+    if size is None:
         return None
-    usual = usual_char_width(line, params)
-    if usual is None:
-        return None
-    ch = middle([b[3] for b in line])
+    usual, ch = size
     out: list[tuple[int, int, int, int]] = []
     i = 0
     while i < len(line):
@@ -462,12 +469,10 @@ def trim_short_pieces(binary: np.ndarray, line: list[tuple[int, int, int, int]],
     character heights) and the other's is tall (trim_tall), the tall piece replaces the box. Two
     characters joined into one blob are two tall pieces and stay as they are (resegment splits
     them). The caller reads both versions."""
-    if len(line) < params.min_chars:
+    size = char_size(line, params)
+    if size is None:
         return None
-    usual = usual_char_width(line, params)
-    if usual is None:
-        return None
-    ch = middle([b[3] for b in line])
+    usual, ch = size
     out = list(line)
     for k, (x, y, w, h) in enumerate(line):
         lo, hi = max(1, int(params.trim_cut_margin * w)), min(w - 1, int((1 - params.trim_cut_margin) * w) + 1)
