@@ -191,10 +191,10 @@ class PlateReader:
                     if extended != filled:
                         added = (int(extended[0] != filled[0]), int(extended[-1] != filled[-1]))
                         out.append(Hypothesis(h.candidate, h.crop, replace(h.seg, boxes=extended), trim=added))
-                for boxes in (merge_split_chars(h.seg.boxes, p) if p.merge_split_chars else None,
-                              trim_short_pieces(h.seg.binary, h.seg.boxes, p) if p.trim_short_pieces else None):
-                    if boxes is not None:
-                        out.append(Hypothesis(h.candidate, h.crop, replace(h.seg, boxes=boxes)))
+                # a character come apart in two, or joined to an emblem: each read whole once more
+                versions = [merge_split_chars(h.seg.boxes, p) if p.merge_split_chars else None,
+                            trim_short_pieces(h.seg.binary, h.seg.boxes, p) if p.trim_short_pieces else None]
+                out += [Hypothesis(h.candidate, h.crop, replace(h.seg, boxes=v)) for v in versions if v is not None]
         return out
 
     def line_at_edge(self, hyp: Hypothesis) -> bool:

@@ -475,8 +475,10 @@ def trim_short_pieces(binary: np.ndarray, line: list[tuple[int, int, int, int]],
     usual, ch = size
     out = list(line)
     for k, (x, y, w, h) in enumerate(line):
+        if w < params.trim_wide * usual:
+            continue
         lo, hi = max(1, int(params.trim_cut_margin * w)), min(w - 1, int((1 - params.trim_cut_margin) * w) + 1)
-        if w < params.trim_wide * usual or hi <= lo:
+        if hi <= lo:
             continue
         cut = x + lo + int(np.argmin(np.count_nonzero(binary[y : y + h, x + lo : x + hi], axis=0)))
         left, right = ink_box(binary, x, y, cut, y + h), ink_box(binary, cut, y, x + w, y + h)

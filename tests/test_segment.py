@@ -243,6 +243,8 @@ def test_a_short_piece_joined_to_a_character_is_cut_off_but_two_joined_character
     # boxes of the usual width, or a line too short to know it, stay as they are
     assert trim_short_pieces(binary, line, params) is None
     assert trim_short_pieces(binary, joined[:3], params) is None
+    with pytest.raises(ValueError, match="trim_cut_margin"):
+        Params(trim_cut_margin=0.5)
 
 
 @pytest.mark.slow
