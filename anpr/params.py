@@ -45,6 +45,10 @@ class Params:
     rect_margin_y: float = 0.3
     # height in pixels of the rectified crop handed to segmentation
     rect_height: int = 72
+    # the CNN's character crops of a plate enlarged at least char_cubic_from times to rect_height are cut
+    # from a second, bicubic warp: sharper strokes on small plates (segmentation keeps the bilinear warp
+    # its thresholds are tuned to; bicubic for both lost dev plates) (0: off)
+    char_cubic_from: float = 2.0
     # residual tilt (degrees) measured on the characters is undone up to this angle
     deskew_max_deg: float = 25.0
     # on re-warping around the characters: they fill this fraction of the crop height, the view

@@ -342,7 +342,7 @@ class PlateReader:
         """The gray crop the CNN reads for one character box of a line (grown to the line's `rows`,
         padded by `pad`, masked to the line's binary ink), before the line's font stretch."""
         grown = full_height(box, rows, self.params.full_height_below)
-        return masked_char_crop(h.crop.gray, h.seg.binary, grown, pad, self.params.char_mask_dilate)
+        return masked_char_crop(h.crop.char_gray, h.seg.binary, grown, pad, self.params.char_mask_dilate)
 
     def char_images(self, h: Hypothesis) -> list[np.ndarray]:
         """A line's character crops as `recognize` cuts them (first padding, the line's font stretch),

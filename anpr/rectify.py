@@ -9,7 +9,7 @@ character boxes map back to original-image pixels.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import cv2
 import numpy as np
@@ -23,6 +23,13 @@ class PlateCrop:
 
     gray: np.ndarray
     to_frame: np.ndarray  # 2x3 affine: crop (x, y, 1) -> frame (x, y)
+    # the same view warped with bicubic interpolation, where it enlarges the frame a lot (warp_rect)
+    sharp: np.ndarray | None = field(default=None, repr=False)
+
+    @property
+    def char_gray(self) -> np.ndarray:
+        """The image the CNN's character crops are cut from: the bicubic warp where there is one."""
+        return self.gray if self.sharp is None else self.sharp
 
     def map_points(self, pts: np.ndarray) -> np.ndarray:
         """Crop coordinates (N, 2) to frame coordinates (N, 2)."""
@@ -44,8 +51,12 @@ def warp_rect(
     size: tuple[float, float],
     angle_deg: float,
     out_height: int,
+    sharp_from: float = 0.0,
 ) -> PlateCrop:
-    """Warp the rotated rectangle (center, (w, h), angle) of `gray` to an upright crop `out_height` tall."""
+    """Warp the rotated rectangle (center, (w, h), angle) of `gray` to an upright crop `out_height` tall.
+    Where that enlarges the frame at least `sharp_from` times (0: never), the crop also gets a bicubic
+    warp (`PlateCrop.sharp`): sharper strokes for the CNN on small plates, while segmentation keeps
+    the bilinear one its thresholds are tuned to."""
     w, h = max(size[0], 2.0), max(size[1], 2.0)
     scale = out_height / h
     out_w = max(8, int(round(w * scale)))
@@ -66,7 +77,11 @@ def warp_rect(
     crop = cv2.warpAffine(
         gray, m, (out_w, out_height), flags=interp | cv2.WARP_INVERSE_MAP, borderMode=cv2.BORDER_REPLICATE
     )
-    return PlateCrop(crop, m)
+    sharp = None
+    if 0 < sharp_from <= scale:
+        sharp = cv2.warpAffine(gray, m, (out_w, out_height), flags=cv2.INTER_CUBIC | cv2.WARP_INVERSE_MAP,
+                               borderMode=cv2.BORDER_REPLICATE)
+    return PlateCrop(crop, m, sharp)
 
 
 def crop_candidate(gray: np.ndarray, rect, params: Params) -> PlateCrop:
@@ -74,7 +89,7 @@ def crop_candidate(gray: np.ndarray, rect, params: Params) -> PlateCrop:
     (cx, cy), (w, h), ang = rect
     w2 = w * (1 + 2 * params.rect_margin_x)
     h2 = h * (1 + 2 * params.rect_margin_y)
-    return warp_rect(gray, (cx, cy), (w2, h2), ang, params.rect_height)
+    return warp_rect(gray, (cx, cy), (w2, h2), ang, params.rect_height, params.char_cubic_from)
 
 
 def deskew_angle(centers: np.ndarray) -> float:
@@ -99,4 +114,5 @@ def rewarp(gray: np.ndarray, crop: PlateCrop, x0: float, x1: float, angle_deg: f
     base = math.degrees(math.atan2(crop.to_frame[1, 0], crop.to_frame[0, 0]))
     w = (x1 - x0) * sx
     h = height_px * sx
-    return warp_rect(gray, (float(center[0]), float(center[1])), (w, h), base + angle_deg, params.rect_height)
+    return warp_rect(gray, (float(center[0]), float(center[1])), (w, h), base + angle_deg, params.rect_height,
+                     params.char_cubic_from)

@@ -91,6 +91,17 @@ def test_warp_rect_maps_crop_points_back_to_the_frame():
     assert np.allclose(centre, [150, 100], atol=0.5)
 
 
+def test_a_small_plate_gets_a_bicubic_warp_for_the_cnn_and_a_large_one_does_not():
+    frame = np.zeros((200, 300), np.uint8)
+    cv2.putText(frame, "AB12", (110, 108), cv2.FONT_HERSHEY_SIMPLEX, 0.5, 255, 1)
+    small = warp_rect(frame, (150.0, 100.0), (80.0, 24.0), 0.0, 72, sharp_from=2.0)  # 3x
+    assert small.sharp is not None and small.sharp.shape == small.gray.shape
+    assert small.char_gray is small.sharp and not np.array_equal(small.sharp, small.gray)
+    large = warp_rect(frame, (150.0, 100.0), (160.0, 48.0), 0.0, 72, sharp_from=2.0)  # 1.5x
+    assert large.sharp is None and large.char_gray is large.gray
+    assert warp_rect(frame, (150.0, 100.0), (80.0, 24.0), 0.0, 72).sharp is None  # off by default
+
+
 def test_wide_letters_stay_whole():
     params = Params()
     img = np.full((72, 300), 220, np.uint8)
