@@ -151,8 +151,9 @@ class Params:
     merge_max_width: float = 1.4
     # a box at least trim_wide usual widths wide is cut at its thinnest column (at least trim_cut_margin
     # of its width from either side); when one piece's ink is shorter than trim_short character heights
-    # and the other's at least trim_tall, the line is also read with the tall piece alone
-    # (trim_short_pieces: a state emblem, a screw or a frame piece joined to a character)
+    # and the other's at least trim_tall and narrower than trim_wide usual widths, the line is also read
+    # with the tall piece alone (trim_short_pieces: a state emblem, a screw or a frame piece joined to a
+    # character); every version of a line is offered so (filled, widened, extended, merged)
     trim_short_pieces: bool = True
     trim_wide: float = 1.2
     trim_cut_margin: float = 0.2

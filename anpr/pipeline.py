@@ -177,6 +177,7 @@ class PlateReader:
                 h = self.refine(gray, h)
                 if len(h.seg.boxes) <= n:
                     break
+            start = len(out)
             out.append(h)
             if h.seg.binary is not None:
                 filled = fill_gaps(h.seg.binary, h.seg.boxes, p)
@@ -191,10 +192,18 @@ class PlateReader:
                     if extended != filled:
                         added = (int(extended[0] != filled[0]), int(extended[-1] != filled[-1]))
                         out.append(Hypothesis(h.candidate, h.crop, replace(h.seg, boxes=extended), trim=added))
-                # a character come apart in two, or joined to an emblem: each read whole once more
-                versions = [merge_split_chars(h.seg.boxes, p) if p.merge_split_chars else None,
-                            trim_short_pieces(h.seg.binary, h.seg.boxes, p) if p.trim_short_pieces else None]
-                out += [Hypothesis(h.candidate, h.crop, replace(h.seg, boxes=v)) for v in versions if v is not None]
+                # a character come apart in two: read whole once more
+                merged = merge_split_chars(h.seg.boxes, p) if p.merge_split_chars else None
+                if merged is not None:
+                    out.append(Hypothesis(h.candidate, h.crop, replace(h.seg, boxes=merged)))
+                if p.trim_short_pieces:
+                    # any version of the line may hold a character joined to an emblem or a screw
+                    seen = {tuple(v.seg.boxes) for v in out[start:]}
+                    for v in out[start:]:
+                        trimmed = trim_short_pieces(h.seg.binary, v.seg.boxes, p)
+                        if trimmed is not None and tuple(trimmed) not in seen:
+                            seen.add(tuple(trimmed))
+                            out.append(Hypothesis(h.candidate, h.crop, replace(h.seg, boxes=trimmed), trim=v.trim))
         return out
 
     def line_at_edge(self, hyp: Hypothesis) -> bool:

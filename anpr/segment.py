@@ -466,9 +466,10 @@ def trim_short_pieces(binary: np.ndarray, line: list[tuple[int, int, int, int]],
     than the line's characters (trim_wide usual widths), which the CNN reads as a W or not at all
     (SH0W1X for Missouri SH0R7X, LX039 for VLX039). The box is cut at its thinnest ink column, away
     from its sides (trim_cut_margin of its width); when one piece's ink is short (under trim_short
-    character heights) and the other's is tall (trim_tall), the tall piece replaces the box. Two
-    characters joined into one blob are two tall pieces and stay as they are (resegment splits
-    them). The caller reads both versions."""
+    character heights) and the other's is tall (trim_tall) and no wider than one character (under
+    trim_wide usual widths), the tall piece replaces the box. Two characters joined into one blob
+    are two tall pieces, or one too wide, and stay as they are (resegment splits them). The caller
+    reads both versions."""
     size = char_size(line, params)
     if size is None:
         return None
@@ -485,7 +486,8 @@ def trim_short_pieces(binary: np.ndarray, line: list[tuple[int, int, int, int]],
         if left is None or right is None:
             continue
         for short, tall in ((left, right), (right, left)):
-            if short[3] < params.trim_short * ch and tall[3] >= params.trim_tall * ch:
+            if (short[3] < params.trim_short * ch and tall[3] >= params.trim_tall * ch
+                    and tall[2] < params.trim_wide * usual):
                 out[k] = tall
                 break
     return out if out != line else None

@@ -243,10 +243,13 @@ def test_a_short_piece_joined_to_a_character_is_cut_off_but_two_joined_character
     line = [(10 + 24 * i, 20, 14, 34) for i in range(6)]
     binary = drawn(line)
     # an emblem 16 px tall left of the third character, joined to it by a thin bridge
-    binary[29:45, 50:55] = 255
-    binary[36:38, 55:58] = 255
-    joined = line[:2] + [(50, 20, 22, 34)] + line[3:]
-    assert trim_short_pieces(binary, joined, params) == line[:2] + [(55, 20, 17, 34)] + line[3:]
+    binary[29:45, 52:56] = 255
+    binary[36:38, 56:58] = 255
+    joined = line[:2] + [(52, 20, 20, 34)] + line[3:]
+    assert trim_short_pieces(binary, joined, params) == line[:2] + [(56, 20, 16, 34)] + line[3:]
+    # beside two characters joined by a bridge, the tall piece is no single character: left alone
+    binary[30:32, 72:82] = 255
+    assert trim_short_pieces(binary, line[:2] + [(52, 20, 44, 34)] + line[4:], params) is None
     # two characters joined by a bridge are two tall pieces: left to resegment
     binary = drawn(line)
     binary[30:32, 72:82] = 255
