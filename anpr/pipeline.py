@@ -177,33 +177,40 @@ class PlateReader:
                 h = self.refine(gray, h)
                 if len(h.seg.boxes) <= n:
                     break
-            start = len(out)
-            out.append(h)
-            if h.seg.binary is not None:
-                filled = fill_gaps(h.seg.binary, h.seg.boxes, p)
-                if filled != h.seg.boxes:
-                    out.append(Hypothesis(h.candidate, h.crop, replace(h.seg, boxes=filled)))
-                if p.widen_narrow_ends:
-                    for line in [h.seg.boxes] + ([filled] if filled != h.seg.boxes else []):
-                        for widened in widen_narrow_ends(line, h.crop.gray.shape[1], p):
-                            out.append(Hypothesis(h.candidate, h.crop, replace(h.seg, boxes=widened)))
-                if p.extend_line_ends:
-                    extended = extend_ends(h.seg.binary, filled, p)
-                    if extended != filled:
-                        added = (int(extended[0] != filled[0]), int(extended[-1] != filled[-1]))
-                        out.append(Hypothesis(h.candidate, h.crop, replace(h.seg, boxes=extended), trim=added))
-                # a character come apart in two: read whole once more
-                merged = merge_split_chars(h.seg.boxes, p) if p.merge_split_chars else None
-                if merged is not None:
-                    out.append(Hypothesis(h.candidate, h.crop, replace(h.seg, boxes=merged)))
-                if p.trim_short_pieces:
-                    # any version of the line may hold a character joined to an emblem or a screw
-                    seen = {tuple(v.seg.boxes) for v in out[start:]}
-                    for v in out[start:]:
-                        trimmed = trim_short_pieces(h.seg.binary, v.seg.boxes, p)
-                        if trimmed is not None and tuple(trimmed) not in seen:
-                            seen.add(tuple(trimmed))
-                            out.append(Hypothesis(h.candidate, h.crop, replace(h.seg, boxes=trimmed), trim=v.trim))
+            out += self.line_versions(h)
+        return out
+
+    def line_versions(self, h: Hypothesis) -> list[Hypothesis]:
+        """The refined line `h` and the other cuttings of it worth reading (the CNN's confidence decides
+        among them): a broken character put back (`fill_gaps`), a narrow outer character widened, a
+        character beyond an end added (`extend_ends`), a character come apart in two merged, and, in
+        any of these, a character joined to an emblem or a screw cut free."""
+        p = self.params
+        out = [h]
+        if h.seg.binary is None:
+            return out
+        filled = fill_gaps(h.seg.binary, h.seg.boxes, p)
+        if filled != h.seg.boxes:
+            out.append(Hypothesis(h.candidate, h.crop, replace(h.seg, boxes=filled)))
+        if p.widen_narrow_ends:
+            for line in [h.seg.boxes] + ([filled] if filled != h.seg.boxes else []):
+                for widened in widen_narrow_ends(line, h.crop.gray.shape[1], p):
+                    out.append(Hypothesis(h.candidate, h.crop, replace(h.seg, boxes=widened)))
+        if p.extend_line_ends:
+            extended = extend_ends(h.seg.binary, filled, p)
+            if extended != filled:
+                added = (int(extended[0] != filled[0]), int(extended[-1] != filled[-1]))
+                out.append(Hypothesis(h.candidate, h.crop, replace(h.seg, boxes=extended), trim=added))
+        merged = merge_split_chars(h.seg.boxes, p) if p.merge_split_chars else None
+        if merged is not None:
+            out.append(Hypothesis(h.candidate, h.crop, replace(h.seg, boxes=merged)))
+        if p.trim_short_pieces:
+            seen = {tuple(v.seg.boxes) for v in out}
+            for v in list(out):
+                trimmed = trim_short_pieces(h.seg.binary, v.seg.boxes, p)
+                if trimmed is not None and tuple(trimmed) not in seen:
+                    seen.add(tuple(trimmed))
+                    out.append(Hypothesis(h.candidate, h.crop, replace(h.seg, boxes=trimmed), trim=v.trim))
         return out
 
     def line_at_edge(self, hyp: Hypothesis) -> bool:
