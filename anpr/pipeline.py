@@ -504,18 +504,22 @@ class PlateReader:
         hyps = self.line_reads(image, trace)
         reads: list[PlateRead] = []
         kept: list[Hypothesis] = []
+
+        def taken(box: tuple[int, int, int, int]) -> bool:
+            return any(iou(box, r.box) > 0.0 for r in reads)
+
         for i, h in enumerate(hyps):
             assert h.reading is not None
             if h.reading.confidence < p.min_confidence:
                 break  # sorted: the rest are lower still
             box = h.frame_box(p)
-            if any(iou(box, r.box) > 0.0 for r in reads):
+            if taken(box):
                 continue
             # a read of this place that has a character this one lost goes in its stead
             other = self.missed_char_read(h, box, hyps[i + 1 :])
             if other is not None and other.reading.confidence >= p.min_confidence:
                 other_box = other.frame_box(p)
-                if not any(iou(other_box, r.box) > 0.0 for r in reads):
+                if not taken(other_box):
                     h, box = other, other_box
             reads.append(PlateRead(h.reading.text, round(h.reading.confidence, 4), box,
                                    [round(c, 4) for c in h.reading.char_confidences]))

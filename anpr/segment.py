@@ -39,9 +39,14 @@ class Segmentation:
 
     def span(self) -> tuple[int, int, int, int]:
         """Box around all characters (x, y, w, h) in crop pixels."""
-        xs = [b[0] for b in self.boxes] + [b[0] + b[2] for b in self.boxes]
-        ys = [b[1] for b in self.boxes] + [b[1] + b[3] for b in self.boxes]
-        return min(xs), min(ys), max(xs) - min(xs), max(ys) - min(ys)
+        return bounding_box(self.boxes)
+
+
+def bounding_box(boxes: list[tuple[int, int, int, int]]) -> tuple[int, int, int, int]:
+    """The box (x, y, w, h) around non-empty `boxes`."""
+    x0, y0 = min(b[0] for b in boxes), min(b[1] for b in boxes)
+    x1, y1 = max(b[0] + b[2] for b in boxes), max(b[1] + b[3] for b in boxes)
+    return x0, y0, x1 - x0, y1 - y0
 
 
 METHODS = ("adaptive", "otsu")
@@ -440,21 +445,18 @@ def merge_split_chars(line: list[tuple[int, int, int, int]], params: Params
     if size is None:
         return None
     usual, ch = size
+    gaps = line_gaps(line)
     out: list[tuple[int, int, int, int]] = []
     i = 0
     while i < len(line):
-        a = line[i]
         if i + 1 < len(line):
-            b = line[i + 1]
-            gap = b[0] - (a[0] + a[2])
-            width = b[0] + b[2] - a[0]
-            if (gap <= params.merge_max_gap * ch and min(a[2], b[2]) < params.merge_thin_frac * usual
-                    and width <= params.merge_max_width * usual):
-                top = min(a[1], b[1])
-                out.append((a[0], top, width, max(a[1] + a[3], b[1] + b[3]) - top))
+            pair = bounding_box(line[i : i + 2])
+            thin = min(line[i][2], line[i + 1][2]) < params.merge_thin_frac * usual
+            if gaps[i] <= params.merge_max_gap * ch and thin and pair[2] <= params.merge_max_width * usual:
+                out.append(pair)
                 i += 2
                 continue
-        out.append(a)
+        out.append(line[i])
         i += 1
     return out if len(out) < len(line) and len(out) >= params.min_chars else None
 
@@ -503,11 +505,10 @@ def widen_narrow_ends(line: list[tuple[int, int, int, int]], width: int, params:
     thin bar (the plate's border, or such a stem), the character inside it as well (a second
     version). A thin bar far from its neighbour or pressed against it (the plate's border) is not
     widened itself. The caller reads every version, and a real 1 is read best narrow."""
-    if len(line) < params.min_chars:
+    size = char_size(line, params)
+    if size is None:
         return []
-    usual = usual_char_width(line, params)
-    if usual is None:
-        return []
+    usual = size[0]
     gaps = line_gaps(line)
     med_gap = max(1.0, middle(gaps))
 

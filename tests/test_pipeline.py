@@ -300,14 +300,13 @@ def _read_line(text: str, conf: float, boxes: list[tuple[int, int, int, int]]):
     """A read hypothesis of one line in a 72 x 300 crop that maps to the frame unchanged."""
     from anpr.localize import Candidate
     from anpr.pipeline import Hypothesis
-    from anpr.recognize import Reading
     from anpr.rectify import PlateCrop
     from anpr.segment import Segmentation
 
     crop = PlateCrop(np.zeros((72, 300), np.uint8), np.array([[1.0, 0, 0], [0, 1.0, 0]]))
     h = Hypothesis(Candidate(((150, 36), (300, 72), 0.0), (0, 0, 300, 72), 1.0), crop,
                    Segmentation(boxes, True, "adaptive", float(len(boxes))))
-    h.reading = Reading(text, conf, [conf] * len(text), True)
+    h.reading = _reading(text, conf, conf)
     return h
 
 
