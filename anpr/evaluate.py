@@ -1,8 +1,9 @@
 """`anpr eval`: accuracy of the pipeline on a folder laid out like the OpenALPR benchmark.
 
 Layout: DIR/REGION/NAME.jpg with NAME.txt holding `NAME.jpg<TAB>x<TAB>y<TAB>w<TAB>h<TAB>PLATE`.
-Figures per region and overall: exact plate accuracy of the top read, character accuracy (1 - edit
-distance / length), detection rate (some reported box with IoU >= 0.4 against the truth, as the
+Figures per region and overall: exact plate accuracy of the top read, the same with the glyph twins
+O/0 and I/1 counted alike (`regions.GLYPH_TWINS`: plate fonts draw them the same, annotators type
+either), character accuracy (1 - edit distance / length), detection rate (some reported box with IoU >= 0.4 against the truth, as the
 OpenALPR benchmark counts), and the median / p90 processing time per image (decode excluded).
 """
 from __future__ import annotations
@@ -20,7 +21,7 @@ from .debug import draw_reads
 from .imageio import ImageError, load_image
 from .localize import iou
 from .pipeline import PlateRead, PlateReader
-from .regions import REGIONS
+from .regions import REGIONS, fold_twins
 
 DETECTION_IOU = 0.4
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".bmp")
@@ -41,6 +42,7 @@ class Result:
     truth: str
     read: str
     exact: bool
+    exact_twins: bool  # exact once O/0 and I/1 are counted alike
     char_accuracy: float
     detected: bool
     ms: float
@@ -99,7 +101,8 @@ def evaluate_sample(reader: PlateReader, sample: Sample) -> tuple[Result, np.nda
     try:
         image = load_image(sample.image)
     except ImageError as exc:
-        return Result(str(sample.image), sample.region, sample.plate, "", False, 0.0, False, 0.0, str(exc)), None, []
+        return Result(str(sample.image), sample.region, sample.plate, "", False, False, 0.0, False, 0.0,
+                      str(exc)), None, []
     t0 = time.perf_counter()
     reads = reader.read(image)
     ms = (time.perf_counter() - t0) * 1000.0
@@ -107,7 +110,7 @@ def evaluate_sample(reader: PlateReader, sample: Sample) -> tuple[Result, np.nda
     detected = any(iou(r.box, sample.box) >= DETECTION_IOU for r in reads)
     res = Result(
         str(sample.image), sample.region, sample.plate, text, text == sample.plate,
-        char_accuracy(sample.plate, text), detected, round(ms, 2),
+        fold_twins(text) == fold_twins(sample.plate), char_accuracy(sample.plate, text), detected, round(ms, 2),
         plates=[{"text": r.text, "confidence": r.confidence, "box": list(r.box)} for r in reads],
     )
     return res, image, reads
@@ -134,6 +137,7 @@ def summarize(results: list[Result]) -> dict:
     return {
         "images": len(results),
         "exact": round(float(np.mean([r.exact for r in results])), 4),
+        "exact_twins": round(float(np.mean([r.exact_twins for r in results])), 4),
         "char_accuracy": round(float(np.mean([r.char_accuracy for r in results])), 4),
         "detection": round(float(np.mean([r.detected for r in results])), 4),
         "median_ms": round(float(np.median(ms)), 2),
@@ -180,12 +184,14 @@ def evaluate(root: Path, reader_for_region, region: str | None = None, save_fail
 
 def format_table(report: dict) -> str:
     """Readable table of the per-region and overall figures."""
-    head = f"{'region':<8} {'images':>6} {'exact':>7} {'chars':>7} {'detect':>7} {'med ms':>7} {'p90 ms':>7}"
+    head = (f"{'region':<8} {'images':>6} {'exact':>7} {'O=0,I=1':>8} {'chars':>7} {'detect':>7} {'med ms':>7} "
+            f"{'p90 ms':>7}")
     lines = [head, "-" * len(head)]
     rows = list(report["regions"].items()) + [("overall", report["overall"])]
     for name, s in rows:
         lines.append(
-            f"{name:<8} {s['images']:>6} {100 * s['exact']:>6.1f}% {100 * s['char_accuracy']:>6.1f}% "
+            f"{name:<8} {s['images']:>6} {100 * s['exact']:>6.1f}% {100 * s['exact_twins']:>7.1f}% "
+            f"{100 * s['char_accuracy']:>6.1f}% "
             f"{100 * s['detection']:>6.1f}% {s['median_ms']:>7.1f} {s['p90_ms']:>7.1f}"
         )
     return "\n".join(lines)

@@ -19,6 +19,11 @@ from .params import Params
 # letter <-> digit pairs that plate fonts and blur make look alike
 CONFUSABLE_LETTER_TO_DIGIT = {"O": "0", "I": "1", "B": "8", "S": "5", "Z": "2", "D": "0", "G": "6", "Q": "0"}
 CONFUSABLE_DIGIT_TO_LETTER = {"0": "O", "1": "I", "8": "B", "5": "S", "2": "Z", "6": "G"}
+# Glyph twins: pairs that many plate fonts draw identically (in the gb crops the letter O and the
+# digit 0 are the same glyph; gb '1', br '1' and br 'I' are all plain bars). Only the plate format
+# (letter or digit position) separates them, and annotators type either, so accuracy is also reported
+# with each pair merged (the CNN's in training_host, whole plates in `anpr eval`).
+GLYPH_TWINS = ("0O", "1I")
 
 
 def _german() -> list[str]:
@@ -115,3 +120,11 @@ def slot_accepts(slot: str, ch: str) -> bool:
 def partner(ch: str) -> str | None:
     """The confusable character of the other kind, if any."""
     return CONFUSABLE_LETTER_TO_DIGIT.get(ch) or CONFUSABLE_DIGIT_TO_LETTER.get(ch)
+
+
+def fold_twins(text: str) -> str:
+    """`text` with each glyph twin written as the first of its pair (O as 0, I as 1)."""
+    for pair in GLYPH_TWINS:
+        for ch in pair[1:]:
+            text = text.replace(ch, pair[0])
+    return text

@@ -85,7 +85,10 @@ def test_eval_on_a_small_folder_writes_table_json_and_failures(tmp_path, weights
     assert "overall" in r.stdout and "br" in r.stdout and "eu" in r.stdout
     report = json.loads(out.read_text())
     assert report["overall"]["images"] == 4
-    for key in ("exact", "char_accuracy", "detection", "median_ms", "p90_ms"):
+    for key in ("exact", "exact_twins", "char_accuracy", "detection", "median_ms", "p90_ms"):
         assert 0 <= report["overall"][key]
+    assert all(x["exact_twins"] for x in report["results"] if x["exact"])
+    assert report["overall"]["exact_twins"] >= report["overall"]["exact"]
+    assert "O=0,I=1" in r.stdout
     misses = [x for x in report["results"] if not x["exact"]]
     assert len(list(fails.glob("*.jpg"))) == len(misses)

@@ -6,7 +6,7 @@ import pytest
 
 from anpr.params import Params
 from anpr.recognize import combine, decode, line_factor
-from anpr.regions import FORMATS, format_prior, format_share, formats_for, partner, region_weights
+from anpr.regions import FORMATS, fold_twins, format_prior, format_share, formats_for, partner, region_weights
 
 CLASSES = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 
@@ -183,3 +183,12 @@ def test_a_format_does_not_overrule_a_cnn_that_is_sure():
     out = decode(probs_for(sure_2), CLASSES, "us")
     assert (out.text, out.fits_format) == ("N2427E", False)
     assert decode(probs_for(sure_2), CLASSES, "us", Params(format_max_cost=20.0)).text == "NZ4Z7E"
+
+
+def test_fold_twins_writes_each_twin_pair_one_way():
+    # the Slovak RK-026AJ typed with a letter O, and a br 1 typed as I, count as the same plate
+    assert fold_twins("RKO26AJ") == fold_twins("RK026AJ") == "RK026AJ"
+    assert fold_twins("ABCI234") == fold_twins("ABC1234")
+    # other look-alikes are real misreads, not annotation choices
+    assert fold_twins("B951283") != fold_twins("8951283")
+    assert fold_twins("5DJ0529") != fold_twins("SDJ0529")

@@ -11,16 +11,13 @@ from typing import Mapping
 import numpy as np
 
 from anpr.network import logits, softmax
+from anpr.regions import GLYPH_TWINS
 from anpr.weights import Weights
 
 from .datasets.charset import CharSet, class_indices
 
 PREDICT_BATCH = 1024
 TOP_CONFUSIONS = 12
-# Glyph twins: pairs that many plate fonts draw identically (in the gb crops the letter O and the
-# digit 0 are the same glyph; gb '1', br '1' and br 'I' are all plain bars). Only the plate format
-# (letter or digit position) separates them, so accuracy is also reported with each pair merged.
-GLYPH_TWINS = ("0O", "1I")
 
 
 def predict_proba(weights: Weights, images: np.ndarray, batch: int = PREDICT_BATCH) -> np.ndarray:

@@ -34,7 +34,7 @@ CALIBRATION_COPIES = 2
 # degradations of each crop: the clean crops alone are read at 98-99 % from the first epoch on, so the
 # best epoch was picked by noise (retrains of one recipe spread over 3 points of plate accuracy).
 VAL_COPIES = 3
-# ... without the glyph twins (evaluate.GLYPH_TWINS): whether a gb 'O' is read as '0' is a coin toss no
+# ... without the glyph twins (anpr.regions.GLYPH_TWINS): whether a gb 'O' is read as '0' is a coin toss no
 # epoch can win, and it would pick the epoch by noise.
 EARLY_STOP_SKIPS_TWINS = True
 DEGRADED_TEST_COPIES = 2
@@ -121,10 +121,11 @@ def run(args: argparse.Namespace) -> int:
     args.out_dir.mkdir(parents=True, exist_ok=True)
     weights_path = args.weights_out or args.out_dir / WEIGHTS_NAME
 
+    from anpr.regions import GLYPH_TWINS
     from anpr.weights import WeightsError, load_weights, save_weights
 
     from .datasets.charset import CharSet
-    from .evaluate import GLYPH_TWINS, degraded_copies, evaluate_sets, fit_temperature, plot_confusion, plot_curves, with_temperature
+    from .evaluate import degraded_copies, evaluate_sets, fit_temperature, plot_confusion, plot_curves, with_temperature
 
     history: list[dict] = []
     best_epoch = 0
