@@ -3,8 +3,9 @@
 Layout: DIR/REGION/NAME.jpg with NAME.txt holding `NAME.jpg<TAB>x<TAB>y<TAB>w<TAB>h<TAB>PLATE`.
 Figures per region and overall: exact plate accuracy of the top read, the same with the glyph twins
 O/0 and I/1 counted alike (`regions.GLYPH_TWINS`: plate fonts draw them the same, annotators type
-either), character accuracy (1 - edit distance / length), detection rate (some reported box with IoU >= 0.4 against the truth, as the
-OpenALPR benchmark counts), and the median / p90 processing time per image (decode excluded).
+either), character accuracy (1 - edit distance / length), detection rate (some reported box with
+IoU >= 0.4 against the truth, as the OpenALPR benchmark counts), and the median / p90 processing time
+per image (decode excluded).
 """
 from __future__ import annotations
 
@@ -101,16 +102,17 @@ def evaluate_sample(reader: PlateReader, sample: Sample) -> tuple[Result, np.nda
     try:
         image = load_image(sample.image)
     except ImageError as exc:
-        return Result(str(sample.image), sample.region, sample.plate, "", False, False, 0.0, False, 0.0,
-                      str(exc)), None, []
+        return Result(str(sample.image), sample.region, sample.plate, read="", exact=False, exact_twins=False,
+                      char_accuracy=0.0, detected=False, ms=0.0, error=str(exc)), None, []
     t0 = time.perf_counter()
     reads = reader.read(image)
     ms = (time.perf_counter() - t0) * 1000.0
     text = reads[0].text if reads else ""
     detected = any(iou(r.box, sample.box) >= DETECTION_IOU for r in reads)
     res = Result(
-        str(sample.image), sample.region, sample.plate, text, text == sample.plate,
-        fold_twins(text) == fold_twins(sample.plate), char_accuracy(sample.plate, text), detected, round(ms, 2),
+        str(sample.image), sample.region, sample.plate, read=text, exact=text == sample.plate,
+        exact_twins=fold_twins(text) == fold_twins(sample.plate), char_accuracy=char_accuracy(sample.plate, text),
+        detected=detected, ms=round(ms, 2),
         plates=[{"text": r.text, "confidence": r.confidence, "box": list(r.box)} for r in reads],
     )
     return res, image, reads
