@@ -3,8 +3,9 @@
     anpr read [--json] [--region R] [--weights FILE] [--debug-dir DIR] IMAGE...
     anpr eval DIR [--region R] [--save-failures DIR] [--json FILE]
 
-Exit codes: 0 all good, 1 some image could not be read (its line carries "error"), 2 usage errors
-(bad options, a weights file that cannot be loaded, an eval folder without annotated images).
+Exit codes: 0 all good, 1 some image could not be read (its line carries "error"; in `eval`, its result
+does, it counts as a miss and stderr names it), 2 usage errors (bad options, a weights file that cannot
+be loaded, an eval folder without annotated images).
 """
 from __future__ import annotations
 
@@ -130,7 +131,10 @@ def cmd_eval(args: argparse.Namespace) -> int:
     print(format_table(report))
     if args.json:
         write_json(report, args.json)
-    return EXIT_OK
+    failed = [r for r in report["results"] if r["error"]]
+    for r in failed:
+        print(f"anpr eval: {r['error']} (counted as a miss)", file=sys.stderr)
+    return EXIT_FAILED if failed else EXIT_OK
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -92,3 +92,21 @@ def test_eval_on_a_small_folder_writes_table_json_and_failures(tmp_path, weights
     assert "O=0,I=1" in r.stdout
     misses = [x for x in report["results"] if not x["exact"]]
     assert len(list(fails.glob("*.jpg"))) == len(misses)
+
+
+def test_eval_counts_an_unreadable_image_as_a_miss_and_exits_one(tmp_path, weights):
+    root = tmp_path / "bench" / "br"
+    root.mkdir(parents=True)
+    photo = dev_photos("br", every=30)[0]
+    (root / photo.path.name).symlink_to(photo.path)
+    (root / photo.path.with_suffix(".txt").name).symlink_to(photo.path.with_suffix(".txt"))
+    (root / "broken.jpg").write_bytes(b"\xff\xd8\xff not a whole jpeg")
+    (root / "broken.txt").write_text("broken.jpg\t10\t10\t40\t20\tABC1234\n")
+    out = tmp_path / "report.json"
+    r = anpr("eval", str(tmp_path / "bench"), "--weights", weights, "--json", str(out))
+    assert r.returncode == 1
+    assert "broken.jpg" in r.stderr and "counted as a miss" in r.stderr
+    report = json.loads(out.read_text())
+    assert report["overall"]["images"] == 2 and report["overall"]["errors"] == 1
+    broken = [x for x in report["results"] if x["image"].endswith("broken.jpg")][0]
+    assert broken["error"] and not broken["exact"] and not broken["exact_twins"]
