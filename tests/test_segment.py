@@ -53,6 +53,14 @@ def synthetic_plate(text: str = "AB12345", ink_dark: bool = True) -> np.ndarray:
     return img
 
 
+def drawn(boxes: list[tuple[int, int, int, int]], shape: tuple[int, int] = (72, 300)) -> np.ndarray:
+    """A binary crop of `shape` with every box filled as ink."""
+    binary = np.zeros(shape, np.uint8)
+    for x, y, w, h in boxes:
+        binary[y : y + h, x : x + w] = 255
+    return binary
+
+
 def test_both_polarities_on_a_drawn_plate():
     params = Params()
     dark = segment(synthetic_plate(ink_dark=True), params)
@@ -114,10 +122,8 @@ def test_a_character_broken_into_pieces_inside_the_line_is_put_back():
     from anpr.segment import fill_gaps
 
     params = Params()
-    binary = np.zeros((72, 300), np.uint8)
     line = [(20 + 24 * i, 20, 18, 32) for i in (0, 1, 3, 4)]
-    for x, y, w, h in line:
-        binary[y : y + h, x : x + w] = 255
+    binary = drawn(line)
     binary[20:34, 68:86] = 255  # the loop of a 9 ...
     binary[38:52, 78:84] = 255  # ... apart from its tail
     assert fill_gaps(binary, line, params) == line[:2] + [(68, 20, 18, 32)] + line[2:]
@@ -125,10 +131,8 @@ def test_a_character_broken_into_pieces_inside_the_line_is_put_back():
     binary[30:38, 70:80] = 255  # a hyphen in the gap is no character
     assert fill_gaps(binary, line, params) == line
     # a character beside the space between a plate's two groups: its gap is ~2.6 character widths
-    binary[:] = 0
     line = [(20, 20, 18, 32), (44, 20, 18, 32), (68, 20, 18, 32), (134, 20, 18, 32), (158, 20, 18, 32)]
-    for x, y, w, h in line + [(110, 20, 18, 32)]:
-        binary[y : y + h, x : x + w] = 255
+    binary = drawn(line + [(110, 20, 18, 32)])
     assert fill_gaps(binary, line, params) == line[:3] + [(110, 20, 18, 32)] + line[3:]
 
 
@@ -233,15 +237,8 @@ def test_a_short_piece_joined_to_a_character_is_cut_off_but_two_joined_character
     from anpr.segment import trim_short_pieces
 
     params = Params()
-
-    def drawn(boxes):
-        binary = np.zeros((80, 200), np.uint8)
-        for x, y, w, h in boxes:
-            binary[y : y + h, x : x + w] = 255
-        return binary
-
     line = [(10 + 24 * i, 20, 14, 34) for i in range(6)]
-    binary = drawn(line)
+    binary = drawn(line, (80, 200))
     # an emblem 16 px tall left of the third character, joined to it by a thin bridge
     binary[29:45, 52:56] = 255
     binary[36:38, 56:58] = 255
@@ -251,7 +248,7 @@ def test_a_short_piece_joined_to_a_character_is_cut_off_but_two_joined_character
     binary[30:32, 72:82] = 255
     assert trim_short_pieces(binary, line[:2] + [(52, 20, 44, 34)] + line[4:], params) is None
     # two characters joined by a bridge are two tall pieces: left to resegment
-    binary = drawn(line)
+    binary = drawn(line, (80, 200))
     binary[30:32, 72:82] = 255
     assert trim_short_pieces(binary, line[:2] + [(58, 20, 38, 34)] + line[4:], params) is None
     # boxes of the usual width, or a line too short to know it, stay as they are
@@ -294,10 +291,8 @@ def test_a_character_beside_the_line_is_put_back_but_not_a_border_bar():
     from anpr.segment import extend_ends
 
     params = Params()
-    binary = np.zeros((72, 300), np.uint8)
     line = [(60 + 24 * i, 20, 18, 32) for i in range(5)]
-    for x, y, w, h in line:
-        binary[y : y + h, x : x + w] = 255
+    binary = drawn(line)
     binary[20:52, 180:198] = 255  # the last character, left out of the line (merged elsewhere)
     binary[18:54, 44:48] = 255  # a thin border bar one pitch to the left
     assert extend_ends(binary, line, params) == line + [(180, 20, 18, 32)]
